@@ -1,0 +1,44 @@
+# deepscope: two commands on a fresh machine.
+#   make demo   creates .venv, installs, runs the default study, prints where the report is
+#   make test   creates .venv, installs, runs the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all bench chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned, so pip never pulls the multi-GB CUDA wheels; then the package.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/deepscope run info-plane
+
+# Debian's chromium for the report's browser test; never a downloaded browser.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = "0" ]; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "warning: could not install chromium; browser tests will be skipped"; \
+		else echo "warning: /usr/bin/chromium missing; browser tests will be skipped"; fi; \
+	fi
+
+test: $(STAMP) chromium
+	$(PY) -m pytest -q
+
+test-all: $(STAMP) chromium
+	$(PY) -m pytest -q -m "slow or not slow"
+
+bench: $(STAMP)
+	$(PIP) install --quiet -e ".[bench]"
+	$(PY) bench/info_plane.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -1,0 +1,10 @@
+"""Data sets: exact generators of the papers' data and bundled data.
+
+No data set is downloaded at run time; every generator here is deterministic.
+"""
+
+from __future__ import annotations
+
+from deepscope.data.tishby12 import ICOSAHEDRON_VERTICES, tishby12
+
+__all__ = ["ICOSAHEDRON_VERTICES", "tishby12"]

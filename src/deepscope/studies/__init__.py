@@ -1,0 +1,15 @@
+"""Studies: papers' experiments as declarative, reproducible runs.
+
+A study is a frozen, validated config dataclass, ``run(config, ctx)`` that records tidy
+measurements into a run, and ``figures(run)`` / ``summary(run)`` for the report. Studies
+register themselves by name; ``deepscope studies`` prints the catalog.
+"""
+
+from __future__ import annotations
+
+from deepscope.studies._registry import Study, StudyContext, catalog, get, register
+from deepscope.studies import info_plane  # noqa: F401  (registers the study)
+
+__all__ = ["Study", "StudyContext", "catalog", "get", "register", "run_study"]
+
+from deepscope.studies._runner import run_study  # noqa: E402

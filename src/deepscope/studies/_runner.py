@@ -1,0 +1,124 @@
+"""Run a registered study into the store: fresh, or resumed from its last checkpoint."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deepscope.errors import DeepscopeValueError
+from deepscope.studies._config import from_sets, to_dict
+from deepscope.studies._registry import StudyContext, get
+
+__all__ = ["CHECKPOINT", "build_study_report", "run_study"]
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise DeepscopeValueError(
+            f"The 'device' parameter of run_study must be a torch device such as 'cpu' or "
+            f"'cuda:0'. Got {device!r}."
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeepscopeValueError(
+            f"The 'device' parameter of run_study asks for {str(dev)!r}, but CUDA is not "
+            "available on this machine."
+        )
+    return dev
+
+
+def build_study_report(run: Any) -> Path:
+    """(Re)build ``report.html`` of a run from its stored measurements."""
+    from deepscope.report import build_report
+
+    study = get(run.study)
+    figures = study.figures(run)
+    summary = study.summary_table(run)
+    return build_report(run, figures, summary=summary)
+
+
+def run_study(
+    name: str,
+    config: Any = None,
+    *,
+    sets: Iterable[str] = (),
+    root: str | Path = "runs",
+    device: str | torch.device | None = None,
+    resume: str | None = None,
+    progress: Callable | None = None,
+    report: bool = True,
+) -> Any:
+    """Run study ``name`` and return its :class:`deepscope.store.Run`.
+
+    Args:
+        name: A registered study (``deepscope studies`` lists them).
+        config: A config instance; default: the study's defaults with ``sets`` applied.
+        sets: ``key=value`` overrides, as on the command line.
+        root: The runs folder.
+        device: Where to compute (default CPU).
+        resume: Id of an interrupted run of the same study to continue from its last
+            checkpoint; its stored config is used.
+        progress: Progress factory (see :class:`StudyContext`); ``None`` is silent.
+        report: Build ``report.html`` when the run finishes.
+
+    Raises:
+        DeepscopeValueError: unknown study, bad config value, or a run that cannot be resumed.
+    """
+    from deepscope.store import RunStore
+
+    study = get(name)
+    dev = _device(device)
+    store = RunStore(root=root)
+    checkpoint = None
+    if resume is not None:
+        run = store.open(resume)
+        if run.study != name:
+            raise DeepscopeValueError(
+                f"Run {run.id} is a {run.study!r} run; it cannot be resumed as {name!r}."
+            )
+        if run.manifest.get("status") == "done":
+            raise DeepscopeValueError(f"Run {run.id} is already done; nothing to resume.")
+        config = from_sets(study.config_cls, (), base=run.config)
+        ckpt_path = run.artifact_path(CHECKPOINT)
+        if ckpt_path.exists():
+            checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+            run.truncate_parts(after=checkpoint["part"])
+        else:
+            run.truncate_parts(after=-1)
+        run.mark_resumed()
+    else:
+        if config is None:
+            config = from_sets(study.config_cls, sets)
+        elif sets:
+            config = from_sets(study.config_cls, sets, base=to_dict(config))
+        run = store.create(study=name, config=to_dict(config), seeds=list(config.seed_list()))
+    run.update_manifest(device=str(dev))
+    ctx = StudyContext(run=run, device=dev, resume=checkpoint, progress=progress)
+    t0 = time.perf_counter()
+    try:
+        study.run(config, ctx)
+    except KeyboardInterrupt:
+        run.flush()
+        run.set_status("interrupted")
+        raise
+    except BaseException as exc:
+        run.flush()
+        run.set_status("failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    run.flush()
+    run.update_manifest(train_and_measure_s=round(time.perf_counter() - t0, 3))
+    if report:
+        t1 = time.perf_counter()
+        build_study_report(run)
+        run.update_manifest(report_s=round(time.perf_counter() - t1, 3))
+    run.set_status("done")
+    return run
