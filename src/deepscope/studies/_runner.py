@@ -116,9 +116,9 @@ def run_study(
         raise
     run.flush()
     run.update_manifest(train_and_measure_s=round(time.perf_counter() - t0, 3))
+    run.set_status("done")  # measurements are complete; the report shows the final status
     if report:
         t1 = time.perf_counter()
         build_study_report(run)
         run.update_manifest(report_s=round(time.perf_counter() - t1, 3))
-    run.set_status("done")
     return run

@@ -161,7 +161,8 @@ def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
     def on_capture(snap) -> None:
         t0 = time.perf_counter()
         for name, act in zip(names, snap.activations):
-            res = information_plane_stacked(act, y, method=config.estimator, **params, **inputs)
+            res = information_plane_stacked(act, y, method=config.estimator, layer=name,
+                                             **params, **inputs)
             for metric, values in res.items():
                 rec.record(step=snap.epoch, lens="information", layer=name, metric=metric,
                            value=values.detach().cpu().numpy(), seed=seeds)

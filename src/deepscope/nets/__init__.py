@@ -1,0 +1,7 @@
+"""Small reference architectures used by the studies."""
+
+from __future__ import annotations
+
+from deepscope.nets.mlp import MLP
+
+__all__ = ["MLP"]
