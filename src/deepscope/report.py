@@ -32,7 +32,7 @@ import pandas as pd
 
 from deepscope._svgchart import Chart, Series, render_chart
 from deepscope.errors import DeepscopeTypeError, param_error
-from deepscope.store import _check_name, _write_atomic
+from deepscope.store._run import _check_name, _write_atomic
 
 __all__ = ["Chart", "Figure", "Series", "build_report"]
 

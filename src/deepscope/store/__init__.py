@@ -1,0 +1,32 @@
+"""Runs on disk: a manifest, tidy measurements in Parquet parts, artifacts; DuckDB queries.
+
+A run is a folder ``<root>/<study>/<id>/``::
+
+    manifest.json           what ran, with which config and seeds, its status and timings
+    parts/part-00000.parquet, part-00001.parquet, ...
+                            tidy rows: step, lens, layer, metric, value, seed
+    figures/                PNG (and SVG) figures written by the report
+    report.html             the self-contained report
+    checkpoint.pt, ...      artifacts written by studies (``run.artifact_path(name)``)
+
+:meth:`Run.record` buffers rows; :meth:`Run.flush` writes them as the next part. Parts and
+the manifest go to a temporary file moved into place with :func:`os.replace`, so a run
+killed at any moment keeps every part it flushed and a readable manifest.
+:meth:`RunStore.query` reads every run of a folder with one DuckDB glob.
+
+Example:
+    >>> store = RunStore(root="runs")
+    >>> run = store.create(study="info-plane", config={"lr": 1e-3}, seeds=[0])
+    >>> run.record(step=10, lens="information", layer=["fc1", "fc2"], metric="i_xt",
+    ...            value=[5.2, 3.1])
+    2
+    >>> run.flush(), run.set_status("done")
+    >>> store.query("SELECT layer, value FROM measurements WHERE metric = 'i_xt'")
+"""
+
+from __future__ import annotations
+
+from deepscope.store._catalog import RunStore
+from deepscope.store._run import COLUMNS, STATUSES, Run
+
+__all__ = ["COLUMNS", "Run", "RunStore", "STATUSES"]
