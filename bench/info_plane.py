@@ -11,6 +11,9 @@
    for 1 seed and 50 seeds.
 3. KDE (pairwise upper + lower bounds) on one 4096-sample snapshot: time on CPU (and CUDA
    where available) and peak memory.
+4. The stacked trainer alone: microseconds per optimizer step for 1 and 50 seeds.
+
+``--device cuda`` runs the study and the trainer on the GPU.
 """
 
 from __future__ import annotations
@@ -92,16 +95,41 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def bench_study(seeds: int) -> dict:
+def bench_study(seeds: int, device: str) -> dict:
     from deepscope.studies import run_study
 
     with tempfile.TemporaryDirectory() as root:
         t = time.perf_counter()
-        run = run_study("info-plane", sets=[f"seeds={seeds}"], root=root, report=True)
+        run = run_study("info-plane", sets=[f"seeds={seeds}"], root=root, device=device,
+                        report=True)
         wall = time.perf_counter() - t
         m = run.manifest
-    return {"seeds": seeds, "wall_s": wall, "timings": m.get("timings"),
+    return {"seeds": seeds, "device": device, "wall_s": wall, "timings": m.get("timings"),
             "report_s": m.get("report_s")}
+
+
+def bench_train(device: str, epochs: int = 100) -> list[dict]:
+    """Microseconds per optimizer step of the default net on the study's data."""
+    from deepscope.data import tishby12
+    from deepscope.studies.info_plane import InfoPlaneConfig
+    from deepscope.train import StackedMLPTrainer
+
+    cfg = InfoPlaneConfig()
+    X, y = tishby12(device=device)
+    out = []
+    for seeds in (1, 50):
+        trainer = StackedMLPTrainer(X, y, widths=cfg.widths, activation=cfg.activation,
+                                    seeds=range(seeds), lr=cfg.lr, batch_size=cfg.batch_size)
+        trainer.run(5)  # warm-up
+        steps = epochs * -(-trainer.n_train // cfg.batch_size)
+        t = time.perf_counter()
+        trainer.run(5 + epochs)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        us = (time.perf_counter() - t) / steps * 1e6
+        out.append({"seeds": seeds, "device": device, "us_per_step": us,
+                    "us_per_seed_step": us / seeds})
+    return out
 
 
 _KDE_CHILD = r"""
@@ -143,7 +171,8 @@ def bench_kde() -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=["binning", "study", "kde"], default=None)
+    parser.add_argument("--only", choices=["binning", "study", "kde", "train"], default=None)
+    parser.add_argument("--device", default="cpu", help="device of the study and trainer runs")
     parser.add_argument("--skip-study50", action="store_true")
     parser.add_argument("--seeds", type=int, default=50, help="seeds of the big study run")
     args = parser.parse_args()
@@ -154,10 +183,12 @@ def main() -> None:
         print(json.dumps({"binning": bench_binning()}))
     if args.only in (None, "kde"):
         print(json.dumps({"kde": bench_kde()}))
+    if args.only in (None, "train"):
+        print(json.dumps({"train": bench_train(args.device)}))
     if args.only in (None, "study"):
-        print(json.dumps({"study": bench_study(1)}))
+        print(json.dumps({"study": bench_study(1, args.device)}))
         if not args.skip_study50:
-            print(json.dumps({"study": bench_study(args.seeds)}))
+            print(json.dumps({"study": bench_study(args.seeds, args.device)}))
 
 
 

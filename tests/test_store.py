@@ -263,3 +263,22 @@ def test_query_empty_store_has_empty_views(tmp_path):
     store.create(study="s", config={}, seeds=[0])  # a run without parts yet
     assert store.query("SELECT count(*) AS n FROM measurements")["n"][0] == 0
     assert store.query("SELECT count(*) AS n FROM runs")["n"][0] == 1
+
+
+def test_write_artifact_bytes_or_writer_atomically(store):
+    run = store.create(study="s", config={}, seeds=[0])
+    path = run.write_artifact("a/b.bin", b"abc")
+    assert path == run.path / "a" / "b.bin" and path.read_bytes() == b"abc"
+    run.write_artifact("a/b.bin", lambda fh: fh.write(b"xyz"))
+    assert path.read_bytes() == b"xyz"
+
+    def broken(fh):
+        fh.write(b"partial")
+        raise RuntimeError("crash while writing")
+
+    with pytest.raises(RuntimeError):
+        run.write_artifact("a/b.bin", broken)
+    assert path.read_bytes() == b"xyz"  # the old file survives a failed write
+    assert sorted(p.name for p in path.parent.iterdir()) == ["b.bin"]  # no temp file left
+    with pytest.raises(DeepscopeValueError, match="relative path inside the run folder"):
+        run.write_artifact("../escape.bin", b"x")

@@ -268,6 +268,21 @@ def test_run_split_over_calls_does_not_capture_twice():
     assert [s.epoch for s in snaps] == [0, 2, 3, 4]
 
 
+def test_split_over_a_save_and_load_does_not_capture_twice():
+    X, y = make_data()
+    tr = small_trainer(X, y)
+    snaps = []
+    caps = [0, 2, 3]
+    tr.run(2, capture_epochs=caps, on_capture=snaps.append)  # captures 0 and 2
+    buffer = io.BytesIO()
+    torch.save(tr.state_dict(), buffer)
+    buffer.seek(0)
+    resumed = small_trainer(X, y)
+    resumed.load_state_dict(torch.load(buffer, weights_only=True))
+    resumed.run(3, capture_epochs=caps, on_capture=snaps.append)  # 2 was taken already
+    assert [s.epoch for s in snaps] == [0, 2, 3]
+
+
 def test_training_learns_a_separable_problem():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(300, 2, generator=g)

@@ -238,7 +238,30 @@ def compile_step(
 # ----------------------------------------------------------------------------- optimizers
 
 
-class FlatAdam:
+class _FlatOptimizer:
+    """What the flat optimizers share: the buffers, lr, L2 weight decay and the step count."""
+
+    def __init__(
+        self, params: torch.Tensor, grads: torch.Tensor, *, lr: float, weight_decay: float = 0.0
+    ) -> None:
+        self.params, self.grads = params, grads
+        self.lr, self.weight_decay = lr, weight_decay
+        self.step_count = 0
+
+    def _begin_step(self, scale: float) -> float:
+        """Fold L2 weight decay into ``grads`` (as torch does) and count the step.
+
+        Returns:
+            The scale still to apply to ``grads`` (1 once decay has been folded in).
+        """
+        if self.weight_decay:
+            self.grads.mul_(scale).add_(self.params, alpha=self.weight_decay)
+            scale = 1.0
+        self.step_count += 1
+        return scale
+
+
+class FlatAdam(_FlatOptimizer):
     """Adam (Kingma & Ba, 2014, arXiv:1412.6980) over one flat parameter buffer.
 
     Same update as :class:`torch.optim.Adam` (L2 ``weight_decay`` added to the gradient),
@@ -256,22 +279,17 @@ class FlatAdam:
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ) -> None:
-        self.params, self.grads = params, grads
-        self.lr, self.weight_decay, self.betas, self.eps = lr, weight_decay, betas, eps
+        super().__init__(params, grads, lr=lr, weight_decay=weight_decay)
+        self.betas, self.eps = betas, eps
         self.exp_avg = torch.zeros_like(params)
         self.exp_avg_sq = torch.zeros_like(params)
         self._denom = torch.empty_like(params)
-        self.step_count = 0
 
     def step(self, scale: float) -> None:
         """Update with gradient ``scale * grads`` (``scale = 1 / rows`` for a mean loss)."""
-        g, p = self.grads, self.params
+        scale = self._begin_step(scale)
+        g, p, t = self.grads, self.params, self.step_count
         b1, b2 = self.betas
-        if self.weight_decay:
-            g.mul_(scale).add_(p, alpha=self.weight_decay)
-            scale = 1.0
-        self.step_count += 1
-        t = self.step_count
         self.exp_avg.mul_(b1).add_(g, alpha=(1.0 - b1) * scale)
         self.exp_avg_sq.mul_(b2).addcmul_(g, g, value=(1.0 - b2) * scale * scale)
         c = math.sqrt(1.0 - b2**t)
@@ -291,7 +309,7 @@ class FlatAdam:
         self.exp_avg_sq.copy_(state["exp_avg_sq"])
 
 
-class FlatSGD:
+class FlatSGD(_FlatOptimizer):
     """SGD with optional heavy-ball momentum over one flat buffer (as :class:`torch.optim.SGD`)."""
 
     def __init__(
@@ -303,19 +321,15 @@ class FlatSGD:
         weight_decay: float = 0.0,
         momentum: float = 0.0,
     ) -> None:
-        self.params, self.grads = params, grads
-        self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
+        super().__init__(params, grads, lr=lr, weight_decay=weight_decay)
+        self.momentum = momentum
         # A zero buffer makes the first update equal torch's ``buf = grad.clone()``.
         self.momentum_buffer = torch.zeros_like(params) if momentum else None
-        self.step_count = 0
 
     def step(self, scale: float) -> None:
         """Update with gradient ``scale * grads`` (``scale = 1 / rows`` for a mean loss)."""
+        scale = self._begin_step(scale)
         g, p = self.grads, self.params
-        if self.weight_decay:
-            g.mul_(scale).add_(p, alpha=self.weight_decay)
-            scale = 1.0
-        self.step_count += 1
         if self.momentum_buffer is None:
             p.add_(g, alpha=-self.lr * scale)
             return

@@ -1,26 +1,26 @@
-"""Errors raised by deepscope and the one validation helper.
+"""Errors raised by deepscope and the helpers that validate parameters.
 
 Every user-facing error is a :class:`DeepscopeError`. Messages follow one shape, after
 scikit-learn's parameter validation::
 
     The 'bins' parameter of mutual_information must be an int in [2, 100000]. Got 0.
 
-Use :func:`check_param` (or the small wrappers below) to validate arguments; never
-``assert``. The CLI turns a DeepscopeError into one red line and exit code 2.
+Validate arguments with :func:`check_int`, :func:`check_float`, :func:`check_choice`, or
+raise :func:`param_error` for anything else; never ``assert``. The CLI turns a
+DeepscopeError into one red line and exit code 2.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
     "DeepscopeError",
     "DeepscopeValueError",
     "DeepscopeTypeError",
-    "check_param",
     "check_int",
     "check_float",
     "check_choice",
@@ -62,20 +62,6 @@ def param_error(
     """
     cls = DeepscopeTypeError if type_error else DeepscopeValueError
     return cls(f"The {name!r} parameter of {func} must be {accepted}. Got {_show(got)}.")
-
-
-def check_param(
-    value: Any, name: str, func: str, *, accepted: str, ok: bool | Callable[[Any], bool]
-) -> Any:
-    """Raise the standard error unless ``ok`` (a bool or a predicate on ``value``) holds.
-
-    Returns:
-        ``value`` unchanged, so calls can be chained.
-    """
-    good = ok(value) if callable(ok) else ok
-    if not good:
-        raise param_error(name, func, accepted, value)
-    return value
 
 
 def _interval(low: float | None, high: float | None, closed: str) -> str:

@@ -381,8 +381,8 @@ class StackedMLPTrainer:
 
     def state_dict(self) -> dict:
         """Everything needed to resume bit-identically: copies of the parameters, optimizer
-        moments and step count (on the trainer's device), the epoch, each seed's generator
-        state and the splits (on CPU). Loadable with ``torch.load(..., weights_only=True)``."""
+        moments and step count (on the trainer's device), the epoch, the epoch last captured,
+        each seed's generator state and the splits (on CPU). Loadable with ``torch.load(..., weights_only=True)``."""
         return {
             "format": _FORMAT,
             "structure": self._structure(),
@@ -398,6 +398,7 @@ class StackedMLPTrainer:
             "rng_states": [g.get_state() for g in self._gens],
             "train_index": self.train_index.cpu().clone(),
             "test_index": self.test_index.cpu().clone(),
+            "last_capture": self._last_capture,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -425,7 +426,10 @@ class StackedMLPTrainer:
             g.set_state(s)
         self._set_split(state["train_index"], state["test_index"])
         self.epoch = int(state["epoch"])
-        self._last_capture = None
+        # The epoch last captured travels with the state, so training split over several
+        # ``run`` calls -- across a save and load too -- never captures an epoch twice.
+        last = state.get("last_capture")
+        self._last_capture = None if last is None else int(last)
 
     # ------------------------------------------------------------------ test seams
 

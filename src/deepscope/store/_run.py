@@ -9,9 +9,9 @@ import os
 import platform
 import re
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -78,14 +78,24 @@ def _dumps(obj: Any, **kwargs: Any) -> str:
     return json.dumps(obj, default=_json_default, allow_nan=True, **kwargs)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and :func:`os.replace`."""
+def _write_atomic(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Write ``path`` through a hidden temporary file, fsync, then :func:`os.replace`.
+
+    ``data`` is the bytes to write, or a function that writes into the open binary file
+    (e.g. ``lambda fh: pq.write_table(table, fh)``). A reader never sees a partial file.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            if callable(data):
+                data(fh)
+            else:
+                fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only still there when writing failed
 
 
 def _pid_alive(pid: Any) -> bool | None:
@@ -292,6 +302,21 @@ class Run:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def write_artifact(self, name: str, data: bytes | Callable[[BinaryIO], object]) -> Path:
+        """Write artifact ``name`` atomically: a crash leaves the old file or the new one.
+
+        Args:
+            name: Relative path inside the run folder (see :meth:`artifact_path`).
+            data: The bytes, or a function writing into the open binary file
+                (e.g. ``lambda fh: torch.save(state, fh)``).
+
+        Returns:
+            The artifact's path.
+        """
+        path = self.artifact_path(name)
+        _write_atomic(path, data)
+        return path
+
     # ---------------------------------------------------------------- measurements
 
     @property
@@ -424,12 +449,7 @@ class Run:
         number = self.last_part + 1
         self.parts_dir.mkdir(exist_ok=True)
         final = self.parts_dir / f"part-{number:05d}.parquet"
-        tmp = self.parts_dir / f".{final.name}.{os.getpid()}.tmp"
-        with open(tmp, "wb") as fh:
-            pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
+        _write_atomic(final, lambda fh: pq.write_table(table, fh))
         self._buffer.clear()
         return number
 

@@ -11,7 +11,10 @@ import torch
 
 from deepscope.errors import DeepscopeValueError
 
-__all__ = ["Study", "StudyContext", "catalog", "get", "register"]
+__all__ = ["CHECKPOINT", "Study", "StudyContext", "catalog", "get", "register"]
+
+#: Artifact name of a run's last checkpoint (see :meth:`StudyContext.checkpoint`).
+CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class StudyContext:
     Attributes:
         run: The :class:`deepscope.store.Run` being written.
         device: Where to compute.
-        resume: The checkpoint dict to continue from, or ``None`` for a fresh run.
+        resume: The ``state`` of the last :meth:`checkpoint` of the run being resumed, or
+            ``None`` for a fresh run.
         progress: ``progress(description, total) -> context manager yielding a task`` with
             ``advance(n)``; the CLI passes Rich progress bars, the API a silent default.
     """
@@ -62,6 +66,16 @@ class StudyContext:
     resume: dict | None = None
     progress: Callable[[str, int], contextlib.AbstractContextManager] | None = None
     extra: dict = field(default_factory=dict)
+
+    def checkpoint(self, state: dict) -> None:
+        """Flush the measurements, then save ``state`` as the point to resume from.
+
+        The checkpoint records the number of the last flushed part, so a resume drops any
+        part written after it and continues with exactly the rows an uninterrupted run has.
+        """
+        self.run.flush()
+        payload = {"state": state, "part": self.run.last_part}
+        self.run.write_artifact(CHECKPOINT, lambda fh: torch.save(payload, fh))
 
     @contextlib.contextmanager
     def task(self, description: str, total: int) -> Iterator[Any]:

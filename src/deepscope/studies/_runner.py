@@ -11,11 +11,9 @@ import torch
 
 from deepscope.errors import DeepscopeValueError
 from deepscope.studies._config import from_sets, to_dict
-from deepscope.studies._registry import StudyContext, get
+from deepscope.studies._registry import CHECKPOINT, StudyContext, get
 
-__all__ = ["CHECKPOINT", "build_study_report", "run_study"]
-
-CHECKPOINT = "checkpoint.pt"
+__all__ = ["build_study_report", "run_study"]
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -90,8 +88,9 @@ def run_study(
         config = from_sets(study.config_cls, (), base=run.config)
         ckpt_path = run.artifact_path(CHECKPOINT)
         if ckpt_path.exists():
-            checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-            run.truncate_parts(after=checkpoint["part"])
+            saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+            run.truncate_parts(after=saved["part"])
+            checkpoint = saved["state"]
         else:
             run.truncate_parts(after=-1)
         run.mark_resumed()

@@ -14,15 +14,14 @@ Defaults follow the paper protocol as reimplemented by Saxe et al.: Adam, lr 4e-
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from deepscope.errors import check_float, check_int
+from deepscope.errors import check_float, check_int, param_error
+from deepscope.nets.mlp import check_widths
 from deepscope.studies._config import option, validate_choices
 from deepscope.studies._registry import Study, StudyContext, register
 
@@ -72,23 +71,14 @@ class InfoPlaneConfig:
     def __post_init__(self) -> None:
         name = "InfoPlaneConfig"
         validate_choices(self)
-        if len(self.widths) < 3 or any(
-            isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in self.widths
-        ):
-            from deepscope.errors import param_error
-
-            raise param_error(
-                "widths", name, "at least 3 positive ints, input to output (e.g. 12-10-2)",
-                self.widths,
-            )
+        check_widths(self.widths, name)
+        if len(self.widths) < 3:
+            raise param_error("widths", name, "at least 3 widths, input to output (e.g. 12-10-2)",
+                              self.widths)
         if self.widths[0] != 12:
-            from deepscope.errors import param_error
-
             raise param_error("widths", name, "a list starting with 12 (the 12-bit input)",
                               self.widths)
         if self.widths[-1] < 2:
-            from deepscope.errors import param_error
-
             raise param_error("widths", name, "a list ending with >= 2 output classes",
                               self.widths)
         check_float(self.lr, "lr", name, low=0.0, closed="neither")
@@ -127,13 +117,6 @@ class InfoPlaneConfig:
         return {"k": self.k}
 
 
-def _save_checkpoint(run, state: dict) -> None:
-    path = run.artifact_path("checkpoint.pt")
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
     """Train all seeds at once and measure every layer at every capture epoch."""
     from deepscope.data import tishby12
@@ -152,7 +135,7 @@ def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
     params = config.estimator_params()
     inputs = {"inputs": X} if config.estimator == "ksg" else {}
     names = trainer.layer_names
-    schedule = config.capture_epochs()
+    schedule = [int(e) for e in config.capture_epochs()]
     timings = dict(ctx.resume.get("timings", {})) if ctx.resume else {}
     timings.setdefault("measure_s", 0.0)
     timings.setdefault("train_s", 0.0)
@@ -175,16 +158,14 @@ def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
     with ctx.task(label, config.epochs) as task:
         task.update(completed=trainer.epoch)
         while trainer.epoch < config.epochs:
-            start = trainer.epoch
-            stop = min(start + config.checkpoint_every, config.epochs)
-            caps = [int(e) for e in schedule if start <= e < stop]
+            stop = min(trainer.epoch + config.checkpoint_every, config.epochs)
             t0 = time.perf_counter()
-            trainer.run(stop, capture_epochs=caps, on_capture=on_capture,
+            # One schedule for every chunk: the trainer never captures an epoch twice,
+            # also across a checkpoint and resume.
+            trainer.run(stop, capture_epochs=schedule, on_capture=on_capture,
                         progress=lambda _n: task.advance(1))
             timings["train_s"] += time.perf_counter() - t0
-            rec.flush()
-            _save_checkpoint(rec, {"trainer": trainer.state_dict(), "part": rec.last_part,
-                                   "epoch": trainer.epoch, "timings": dict(timings)})
+            ctx.checkpoint({"trainer": trainer.state_dict(), "timings": dict(timings)})
     timings["train_s"] -= timings["measure_s"]
     rec.update_manifest(timings={k: round(v, 3) for k, v in timings.items()})
 
@@ -192,9 +173,8 @@ def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
 # ----------------------------------------------------------------------------- results
 
 
-def info_frame(run) -> pd.DataFrame:
-    """Mean over seeds of I(X;T), I(T;Y) per (step, layer); columns step, layer, metrics."""
-    df = run.measurements()
+def info_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds of I(X;T), I(T;Y) per (step, layer) of a run's measurements ``df``."""
     info = df[df["lens"] == "information"]
     order = list(dict.fromkeys(info["layer"]))
     wide = info.pivot_table(index=["step", "layer"], columns="metric", values="value",
@@ -205,9 +185,8 @@ def info_frame(run) -> pd.DataFrame:
     return wide
 
 
-def training_frame(run) -> pd.DataFrame:
-    """Mean and std over seeds of train/test loss and accuracy per step."""
-    df = run.measurements()
+def training_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of train/test loss and accuracy per step of ``df``."""
     tr = df[df["lens"] == "training"]
     return (tr.groupby(["step", "metric"])["value"].agg(["mean", "std"]).reset_index())
 
@@ -220,7 +199,8 @@ def figures(run) -> list:
     from deepscope.report import Chart, Figure, Series
 
     cfg = run.config
-    frame = info_frame(run)
+    measurements = run.measurements()
+    frame = info_frame(measurements)
     n_seeds = len(run.seeds)
     how = f"mean over {n_seeds} seeds" if n_seeds > 1 else "1 seed"
     est = cfg.get("estimator", "binning")
@@ -235,7 +215,7 @@ def figures(run) -> list:
     fig_plane, _ = plot_information_plane(frame)
     fig_x, ax_x = plot_mi_over_epochs(frame, metric="i_xt")
     fig_y, ax_y = plot_mi_over_epochs(frame, metric="i_ty")
-    tr = training_frame(run)
+    tr = training_frame(measurements)
     fig_tr = MplFigure(figsize=(10, 3.6), layout="constrained")
     axes = fig_tr.subplots(1, 2)
     for ax, kind in zip(axes, ("loss", "acc")):
@@ -271,7 +251,7 @@ def figures(run) -> list:
 
 def summary_table(run) -> pd.DataFrame:
     """Per layer: I(X;T) at the first capture, its peak, its final value, and I(T;Y)."""
-    frame = info_frame(run)
+    frame = info_frame(run.measurements())
     rows = []
     for layer, part in frame.groupby("layer", observed=True, sort=False):
         part = part.sort_values("step")
