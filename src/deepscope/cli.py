@@ -117,7 +117,8 @@ def run_cmd(
                         progress=progress, report=not no_report)
     m = run.manifest
     out_console.print(f"run [bold]{run.id}[/bold] {m.get('status')} in "
-                      f"{m.get('elapsed_s', 0):.1f} s -> {run.path}", highlight=False)
+                      f"{m.get('elapsed_s', 0):.1f} s -> {run.path}", highlight=False,
+                      soft_wrap=True)
     report = run.path / "report.html"
     if report.exists():
         out_console.print(f"report: {report.resolve()}", highlight=False, soft_wrap=True)
