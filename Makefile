@@ -37,7 +37,7 @@ test-all: $(STAMP) chromium
 	$(PY) -m pytest -q -m "slow or not slow"
 
 bench: $(STAMP)
-	$(PIP) install --quiet -e ".[bench]"
+	$(PIP) install --quiet -c bench/constraints.txt -e ".[bench]"
 	$(PY) bench/info_plane.py
 
 clean:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from deepscope.nets.cnn import SmallCNN
 from deepscope.nets.mlp import MLP
 
-__all__ = ["MLP"]
+__all__ = [
+    "MLP",
+    "SmallCNN",
+]
