@@ -69,3 +69,19 @@ def test_mlp_single_layer_has_no_activation():
 def test_mlp_bad_arguments(kwargs, match):
     with pytest.raises(DeepscopeError, match=match):
         MLP(**kwargs)
+
+
+def test_small_cnn_shapes_names_and_validation():
+    from deepscope.nets import SmallCNN
+
+    net = SmallCNN()
+    names = [name for name, _ in net.named_children()]
+    assert names == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc1",
+                     "relu3", "fc2"]
+    assert net(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    wide = SmallCNN(channels=(4, 6), hidden=5, n_classes=2, in_channels=3, image_size=12)
+    assert wide(torch.zeros(2, 3, 12, 12)).shape == (2, 2)
+    with pytest.raises(DeepscopeError, match="image_size"):
+        SmallCNN(image_size=10)
+    with pytest.raises(DeepscopeError, match="hidden"):
+        SmallCNN(hidden=0)
