@@ -62,3 +62,9 @@ def test_help_everywhere():
                  ["report", "--help"], ["studies", "--help"]):
         res = runner.invoke(app, args)
         assert res.exit_code == 0 and "Usage" in res.output
+
+
+def test_usage_error_is_a_message_not_a_traceback():
+    res = _cli("run", "info-plane", "--bogus")
+    assert res.returncode == 2
+    assert "No such option" in res.stderr and "Traceback" not in res.stderr

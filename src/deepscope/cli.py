@@ -196,15 +196,15 @@ def main() -> None:
                           "continue with --resume ID.")
         sys.exit(130)
     except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        # Typer either depends on click or vendors it as typer._click (0.29+): match by the
+        # class names both share rather than importing one of them.
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "ClickException" in kinds:
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
+        if "Abort" in kinds:
             sys.exit(130)
         raise
-
 
 if __name__ == "__main__":
     main()
