@@ -35,7 +35,9 @@ def _accepted(f: dataclasses.Field, tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is tuple:
         inner = typing.get_args(tp)[0]
-        return f"a list of {inner.__name__} separated by '-' or ',' (e.g. 12-10-7)"
+        if inner is int:
+            return "a list of int separated by '-' or ',' (e.g. 12-10-7)"
+        return f"a list of {inner.__name__} separated by ',' (e.g. a,b)"
     if tp is bool:
         return "true or false"
     if tp in (int, float, str):
