@@ -6,11 +6,26 @@ No data set is downloaded at run time; every generator here is deterministic.
 from __future__ import annotations
 
 from deepscope.data.digits import Digits, digits
+from deepscope.data.parity import linear_periodic, parity
+from deepscope.data.sawtooth import sawtooth
+from deepscope.data.segments import SegmentTuples, segment_tuples
+from deepscope.data.staircase import Staircase, staircase, staircase_data
+from deepscope.data.toy2d import moons, spirals
 from deepscope.data.tishby12 import ICOSAHEDRON_VERTICES, tishby12
 
 __all__ = [
     "ICOSAHEDRON_VERTICES",
     "Digits",
     "digits",
+    "linear_periodic",
+    "parity",
+    "moons",
+    "sawtooth",
+    "SegmentTuples",
+    "segment_tuples",
+    "Staircase",
+    "staircase",
+    "staircase_data",
+    "spirals",
     "tishby12",
 ]

@@ -1,0 +1,79 @@
+"""Training and measuring one network of the ``landscape`` study."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepscope.nets import MLP, SmallCNN
+
+
+def make_net(arch: str, seed: int, widths: tuple[int, ...]) -> nn.Module:
+    torch.manual_seed(seed)
+    if arch == "mlp":
+        return MLP(widths, activation="relu")
+    return SmallCNN()
+
+
+def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, epochs: int,
+          lr: float, seed: int) -> None:
+    """Adam on shuffled minibatches (the last partial batch is dropped)."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    n = x.shape[0]
+    bs = min(batch_size, n)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=gen).to(x.device)
+        for start in range(0, n - bs + 1, bs):
+            idx = order[start:start + bs]
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x[idx]), y[idx]).backward()
+            opt.step()
+    opt.zero_grad(set_to_none=True)
+    net.eval()
+
+
+@torch.no_grad()
+def evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    out = net(x)
+    return float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
+
+
+def measure(net: nn.Module, data: tuple, config, seed: int) -> dict:
+    """Curvature, sharpness and the 1-D / 2-D landscape around the trained net."""
+    from deepscope.lenses import curvature, landscape
+
+    loss = F.cross_entropy
+    out: dict = {}
+    eig = curvature.hessian_eigs(net, loss, data, k=1, tol=1e-3, seed=seed)
+    out["top_eigenvalue"] = float(eig.eigenvalues[0])
+    tr = curvature.hessian_trace(net, loss, data, method="hutch++", rtol=config.trace_rtol,
+                                 max_hvp=config.trace_max_hvp, sketch=10, seed=seed)
+    out["trace"] = float(tr.estimate)
+    out["trace_stderr"] = float(tr.stderr)
+    out["trace_n_hvp"] = float(tr.n_hvp)
+    out["trace_converged"] = float(tr.converged)
+    dens = curvature.hessian_density(net, loss, data, n_runs=config.density_runs,
+                                     n_iter=config.density_iter, seed=seed, n_grid=200)
+    out["density_grid"] = dens.grid.cpu().numpy()
+    out["density"] = dens.density.cpu().numpy()
+    for box in ("relative", "absolute"):
+        s = landscape.sharpness(net, loss, data, epsilon=config.epsilon, box=box,
+                                steps=config.sharpness_steps, seed=seed)
+        out[f"sharpness_{box}"] = s.value
+    d1 = landscape.random_direction(net, 2 * seed + 1000)
+    d2 = landscape.random_direction(net, 2 * seed + 1001)
+    line = landscape.loss_line(net, loss, data, d1, steps=config.line_steps, span=config.span)
+    out["line"] = line.loss
+    out["line_coords"] = line.coords
+    plane = landscape.loss_plane(net, loss, data, d1, d2, steps=config.plane_steps,
+                                 span=config.span)
+    out["plane"] = plane.loss
+    return out
+
+
+def flat_index(shape: tuple[int, ...]) -> np.ndarray:
+    return np.arange(int(np.prod(shape)), dtype=np.int64)
