@@ -145,3 +145,14 @@ def test_other_estimators_run(tmp_path, estimator):
     assert {"i_xt", "i_ty"} <= metrics
     if estimator == "kde":
         assert {"i_xt_lower", "i_ty_lower"} <= metrics
+
+
+def test_run_study_progress_false_is_silent_and_bad_progress_is_an_error(tmp_path):
+    from deepscope.errors import DeepscopeError
+
+    with pytest.raises(DeepscopeError, match="'progress' parameter of run_study"):
+        studies.run_study("info-plane", sets=TINY, root=tmp_path, progress=3)
+    assert not (tmp_path / "info-plane").exists()  # nothing created before validation
+    run = studies.run_study("info-plane", sets=TINY, root=tmp_path,
+                            progress=False, report=False)
+    assert run.manifest["status"] == "done"

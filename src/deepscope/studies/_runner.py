@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from deepscope.errors import DeepscopeValueError
+from deepscope.errors import DeepscopeValueError, param_error
 from deepscope.studies._config import from_sets, to_dict
 from deepscope.studies._registry import CHECKPOINT, StudyContext, get
 
@@ -65,7 +65,7 @@ def run_study(
         device: Where to compute (default CPU).
         resume: Id of an interrupted run of the same study to continue from its last
             checkpoint; its stored config is used.
-        progress: Progress factory (see :class:`StudyContext`); ``None`` is silent.
+        progress: Progress factory (see :class:`StudyContext`); ``None`` or ``False`` is silent.
         report: Build ``report.html`` when the run finishes.
 
     Raises:
@@ -73,6 +73,11 @@ def run_study(
     """
     from deepscope.store import RunStore
 
+    if progress is False:
+        progress = None
+    elif progress is not None and not callable(progress):
+        raise param_error("progress", "run_study", "a callable, None or False", progress,
+                          type_error=True)
     study = get(name)
     dev = _device(device)
     store = RunStore(root=root)
