@@ -36,9 +36,14 @@ test: $(STAMP) chromium
 test-all: $(STAMP) chromium
 	$(PY) -m pytest -q -m "slow or not slow"
 
+# Every benchmark, side by side with the peer tools (installed here only, torch pinned).
+# BENCH_FLAGS=--quick gives a short run of the scripts that have one.
+BENCH_FLAGS ?=
 bench: $(STAMP)
 	$(PIP) install --quiet -c bench/constraints.txt -e ".[bench]"
 	$(PY) bench/info_plane.py
+	for f in regions spectra curvature landscape gradients gradient_snr; do \
+		echo "== bench/$$f.py"; $(PY) bench/$$f.py $(BENCH_FLAGS) || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -131,3 +131,25 @@ def test_default_check_n_measures_the_order_with_sgd(tmp_path):
     sgd = check["iterations_to_threshold"]
     assert sgd["fc"] > 4 * sgd["conv"] > 400 * sgd["conv+conditioning"]
     assert np.allclose(sgd, check["gd_iterations_to_threshold"], rtol=0.15)
+
+
+def test_resume_after_an_interruption_gives_the_same_rows(tmp_path, monkeypatch):
+    import deepscope.studies.conditioning as cond
+    from deepscope.store import RunStore
+
+    full = studies.run_study("conditioning", sets=TINY, root=tmp_path / "a", report=False)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(cond, "_check", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            studies.run_study("conditioning", sets=TINY, root=tmp_path / "b", report=False)
+    run_id = RunStore(tmp_path / "b").list()["id"].iloc[0]
+    resumed = studies.run_study("conditioning", sets=TINY, root=tmp_path / "b",
+                                resume=run_id, report=False)
+    keys = ["lens", "layer", "metric", "step"]
+    a = full.measurements().sort_values(keys).reset_index(drop=True)
+    b = resumed.measurements().sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)

@@ -34,6 +34,7 @@ def summary_table(run) -> pd.DataFrame:
 
         row = {"network/batch": key,
                "seeds": int(_part(df, "training", key, "test_acc")["seed"].nunique()),
+               "steps": round(mean("training", "steps"), 0),
                "train loss": round(mean("training", "train_loss"), 4),
                "train acc": round(mean("training", "train_acc"), 4),
                "test acc": round(mean("training", "test_acc"), 4),
@@ -60,7 +61,7 @@ def _planes(df, cfg, keys, seed):
     from deepscope.lenses.landscape import LossPlane
 
     n = int(cfg.get("plane_steps", 21))
-    span = float(cfg.get("span", 1.0))
+    span = float(cfg.get("span", 0.5))
     out = {}
     for key in keys:
         loss = _part(df, "plane", key, "loss", seed)["value"].to_numpy()
@@ -86,20 +87,41 @@ def _interp(df, key, tag):
                          aligned=tag == "aligned", permutations=())
 
 
+def _barrier_axes(df, arch, ax) -> None:
+    from deepscope.plots import plot_loss_line
+
+    for tag, color in (("plain", "#d62728"), ("aligned", "#2ca02c")):
+        path = _interp(df, f"{arch}/small", tag)
+        if path is not None:
+            plot_loss_line(path, ax=ax, label=f"{tag}", color=color)
+    ax.set_title(f"{arch}: seed 0 → seed 1 (small batch)")
+
+
 def barrier_figure(df, archs):
     from matplotlib.figure import Figure as MplFigure
 
-    from deepscope.plots import plot_loss_line
-
     fig = MplFigure(figsize=(5.2 * len(archs), 3.8), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(archs)))
-    for ax, arch in zip(axes, archs):
-        for tag, color in (("plain", "#d62728"), ("aligned", "#2ca02c")):
-            path = _interp(df, f"{arch}/small", tag)
-            if path is not None:
-                plot_loss_line(path, ax=ax, label=f"{tag}", color=color)
-        ax.set_title(f"{arch}: seed 0 → seed 1 (small batch)")
+    for ax, arch in zip(np.atleast_1d(fig.subplots(1, len(archs))), archs):
+        _barrier_axes(df, arch, ax)
     return fig
+
+
+def _density_axes(df, keys, seed0, ax_of) -> None:
+    from deepscope.plots import plot_hessian_density
+
+    for key in keys:
+        grid = _part(df, "density", key, "grid", seed0)["value"].to_numpy()
+        dens = _part(df, "density", key, "density", seed0)["value"].to_numpy()
+        if grid.size == 0:
+            continue
+        arch, regime = key.split("/")
+        ax = ax_of(arch)
+        plot_hessian_density(SimpleNamespace(grid=grid, density=dens, kind="hessian"), ax=ax,
+                             label=f"{key} batch")
+        for line in ax.lines:
+            if line.get_label() == f"{key} batch":
+                line.set_color(_COLORS[regime])
+        ax.legend(frameon=False, fontsize=8)
 
 
 def _shared_levels(planes, keys, n: int = 16) -> np.ndarray:
@@ -148,31 +170,25 @@ def _lines(df, keys, seed0, ax_of) -> list:
 
 
 def overview_figure(df, cfg, keys, seed0):
-    """README picture: 1-D curves, the contours of one network small vs large, barriers."""
+    """README picture: 1-D curves, contours of one network small vs large batch, its
+    Hessian densities, and the barriers before/after alignment."""
     from matplotlib.figure import Figure as MplFigure
 
-    from deepscope.plots import plot_loss_line
-
     planes = _planes(df, cfg, keys, seed0)
-    arch = "cnn" if any(k.startswith("cnn/") for k in keys) else keys[0].split("/")[0]
+    archs = list(dict.fromkeys(k.split("/")[0] for k in keys))
+    arch = "cnn" if "cnn" in archs else archs[0]
     pair = [k for k in keys if k.startswith(arch + "/")]
-    paths = [(a, _interp(df, f"{a}/small", tag), tag)
-             for a in dict.fromkeys(k.split("/")[0] for k in keys)
-             for tag in ("plain", "aligned")]
-    paths = [p for p in paths if p[1] is not None]
-    fig = MplFigure(figsize=(4.0 * (2 + len(pair)), 3.6), layout="constrained")
-    axes = fig.subplots(1, 1 + len(pair) + (1 if paths else 0))
-    _lines(df, keys, seed0, lambda _arch: axes[0])
-    axes[0].set_title("1-D loss, mean over seeds")
-    _contours(planes, pair, axes[1:1 + len(pair)])
-    if paths:
-        ax = axes[-1]
-        for a, path, tag in paths:
-            color = {"plain": "#d62728", "aligned": "#2ca02c"}[tag]
-            plot_loss_line(path, ax=ax, label=f"{a} {tag}", color=color)
-            ax.lines[-2].set_linestyle("-" if a == "cnn" else "--")
-        ax.set_yscale("log")
-        ax.set_title("seed 0 → seed 1 (small batch)")
+    fig = MplFigure(figsize=(13.0, 7.2), layout="constrained")
+    axes = fig.subplots(2, 3)
+    _lines(df, keys, seed0, lambda _arch: axes[0, 0])
+    axes[0, 0].set_title("1-D loss, mean over seeds")
+    _contours(planes, pair, axes[0, 1:1 + len(pair)])
+    _density_axes(df, pair, seed0, lambda _arch: axes[1, 0])
+    axes[1, 0].set_title(f"{arch}: Hessian density, seed {seed0}")
+    for ax, a in zip(axes[1, 1:], archs):
+        _barrier_axes(df, a, ax)
+    for ax in list(axes[0, 1 + len(pair):]) + list(axes[1, 1 + len(archs):]):
+        ax.set_axis_off()
     return fig
 
 
@@ -180,7 +196,7 @@ def figures(run) -> list:
     """Surfaces, 1-D curves, Hessian densities and the barrier plot."""
     from matplotlib.figure import Figure as MplFigure
 
-    from deepscope.plots import plot_hessian_density, plot_loss_surface
+    from deepscope.plots import plot_loss_surface
     from deepscope.report import Chart, Figure
 
     df = run.measurements()
@@ -216,15 +232,8 @@ def figures(run) -> list:
                       caption="The same planes as surfaces.", image=fig_s))
     fig_d = MplFigure(figsize=(5.2 * len(archs), 3.8), layout="constrained")
     axes_d = np.atleast_1d(fig_d.subplots(1, len(archs)))
-    for key in keys:
-        grid = _part(df, "density", key, "grid", seed0)["value"].to_numpy()
-        dens = _part(df, "density", key, "density", seed0)["value"].to_numpy()
-        arch, regime = key.split("/")
-        ax = axes_d[archs.index(arch)]
-        plot_hessian_density(SimpleNamespace(grid=grid, density=dens, kind="hessian"), ax=ax,
-                             label=f"{regime} batch")
-        ax.lines[-1].set_color(_COLORS[regime])
-        ax.legend(frameon=False)
+    _density_axes(df, keys, seed0, lambda arch: axes_d[archs.index(arch)])
+    for ax, arch in zip(axes_d, archs):
         ax.set_title(arch)
     out.append(Figure(name="hessian_density", title="Hessian spectral density (SLQ)",
                       caption=f"Seed {seed0}. Outliers to the right are the top eigenvalues.",
@@ -236,9 +245,10 @@ def figures(run) -> list:
                                   "hidden units of seed 1 to seed 0.",
                           image=barrier_figure(df, archs)))
     out.append(Figure(name="overview", title="Overview (the README picture)",
-                      caption="Left: 1-D loss around each minimum (mean over seeds). Middle: "
+                      caption="Top: 1-D loss around each minimum (mean over seeds) and the "
                               "loss contours of one network, small vs large batch, on shared "
-                              "levels. Right: the path between two seeds' solutions before "
-                              "and after neuron alignment (when there are two seeds).",
+                              "levels. Bottom: its Hessian densities, and the straight path "
+                              "between two seeds' solutions before and after neuron alignment "
+                              "(when there are two seeds).",
                       image=overview_figure(df, cfg, keys, seed0)))
     return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,22 +17,38 @@ def make_net(arch: str, seed: int, widths: tuple[int, ...]) -> nn.Module:
 
 
 def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, epochs: int,
-          lr: float, seed: int) -> None:
-    """Adam on shuffled minibatches (the last partial batch is dropped)."""
+          lr: float, seed: int, target_loss: float = 0.0) -> tuple[int, int]:
+    """Adam on shuffled minibatches (the last partial batch is dropped).
+
+    Stops early once the full train loss (checked after the first epoch that ends at
+    least 10 steps after the previous check) is below ``target_loss``, so that both batch
+    regimes end at a comparable train loss, as Keskar et al. train both to convergence.
+    Returns ``(epochs, steps)`` done.
+    """
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     n = x.shape[0]
     bs = min(batch_size, n)
-    net.train()
-    for _ in range(epochs):
+    steps = since_check = 0
+    done = 0
+    for done in range(1, epochs + 1):
+        net.train()
         order = torch.randperm(n, generator=gen).to(x.device)
         for start in range(0, n - bs + 1, bs):
             idx = order[start:start + bs]
             opt.zero_grad(set_to_none=True)
             F.cross_entropy(net(x[idx]), y[idx]).backward()
             opt.step()
+            steps += 1
+            since_check += 1
+        if target_loss > 0 and since_check >= 10:
+            since_check = 0
+            net.eval()
+            if evaluate(net, x, y)[0] < target_loss:
+                break
     opt.zero_grad(set_to_none=True)
     net.eval()
+    return done, steps
 
 
 @torch.no_grad()
@@ -73,7 +88,3 @@ def measure(net: nn.Module, data: tuple, config, seed: int) -> dict:
                                  span=config.span)
     out["plane"] = plane.loss
     return out
-
-
-def flat_index(shape: tuple[int, ...]) -> np.ndarray:
-    return np.arange(int(np.prod(shape)), dtype=np.int64)

@@ -10,9 +10,11 @@ of hidden units, and aligning the units first lowers it (Entezari et al. 2022, a
 2110.06296; Ainsworth et al. 2023, arXiv 2209.04836).
 
 Protocol: an MLP and the SmallCNN on scikit-learn's digits, trained with Adam by small
-batches and by large (full-train-set) batches, a few seeds. For each trained net: test
-accuracy, top Hessian eigenvalue, trace, spectral density, epsilon-sharpness (relative and
-absolute boxes), the 1-D and 2-D loss around it. Then the straight path between the first
+batches and by large (full-train-set) batches, a few seeds, each until its full train loss
+is below ``target_loss`` (both regimes end at 100% train accuracy and a comparable
+loss). For each trained net: test accuracy, top Hessian eigenvalue, trace (with its
+standard error), spectral density, epsilon-sharpness (relative and absolute boxes), the
+1-D and 2-D loss around it. Then the straight path between the first
 two seeds of each setting, before and after alignment.
 """
 
@@ -41,8 +43,11 @@ class LandscapeConfig:
     mlp_widths: tuple[int, ...] = option((64, 128, 128, 10), "MLP widths, input to output")
     small_batch: int = option(16, "small-batch size")
     large_batch: int = option(1348, "large-batch size (1348 = the whole train set)")
-    small_epochs: int = option(20, "epochs of small-batch training")
-    large_epochs: int = option(300, "epochs (= steps at full batch) of large-batch training")
+    small_epochs: int = option(100, "at most this many epochs of small-batch training")
+    large_epochs: int = option(2000, "at most this many epochs (= steps at full batch) of "
+                                     "large-batch training")
+    target_loss: float = option(0.005, "train each net until its full train loss is below "
+                                       "this (0: run all epochs)")
     lr: float = option(1e-3, "Adam learning rate")
     seeds: int = option(3, "number of seeds (>= 2 for the interpolation)")
     first_seed: int = option(0, "first seed")
@@ -54,7 +59,7 @@ class LandscapeConfig:
     density_iter: int = option(40, "Lanczos steps per density run")
     line_steps: int = option(41, "points of the 1-D loss curve (odd)")
     plane_steps: int = option(21, "points per axis of the 2-D loss plane (odd)")
-    span: float = option(1.0, "half-width of the line and plane (filter-normalised units)")
+    span: float = option(0.5, "half-width of the line and plane (filter-normalised units)")
     interp_steps: int = option(21, "points on the interpolation path")
 
     def __post_init__(self) -> None:
@@ -69,6 +74,7 @@ class LandscapeConfig:
         check_int(self.small_epochs, "small_epochs", name, low=1)
         check_int(self.large_epochs, "large_epochs", name, low=1)
         check_float(self.lr, "lr", name, low=0.0, closed="neither")
+        check_float(self.target_loss, "target_loss", name, low=0.0)
         check_int(self.seeds, "seeds", name, low=1, high=1000)
         check_int(self.first_seed, "first_seed", name, low=0)
         check_float(self.epsilon, "epsilon", name, low=0.0, closed="neither")
@@ -175,14 +181,15 @@ def run(config: LandscapeConfig, ctx: StudyContext) -> None:
             net = make_net(arch, seed, config.mlp_widths).to(ctx.device)
             small = regime == "small"
             t0 = time.perf_counter()
-            train(net, x, y, batch_size=config.small_batch if small else config.large_batch,
-                  epochs=config.small_epochs if small else config.large_epochs, lr=config.lr,
-                  seed=seed)
+            epochs, steps = train(
+                net, x, y, batch_size=config.small_batch if small else config.large_batch,
+                epochs=config.small_epochs if small else config.large_epochs, lr=config.lr,
+                seed=seed, target_loss=config.target_loss)
             train_s = time.perf_counter() - t0
             tr_loss, tr_acc = evaluate(net, x, y)
             te_loss, te_acc = evaluate(net, xt, yt)
             stats = {"train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss,
-                     "test_acc": te_acc}
+                     "test_acc": te_acc, "epochs": epochs, "steps": steps}
             m = measure(net, (x, y), config, seed)
             _record_unit(ctx.run, arch, regime, seed, train_s, stats, m)
             models[key] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
