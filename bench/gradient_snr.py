@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+from _timing import best_of as _time  # noqa: E402  (bench/ is on sys.path)
 
 
 def _reference(model, loss_fn, x, y, names):
@@ -42,18 +42,6 @@ def _reference(model, loss_fn, x, y, names):
     return sig / noi
 
 
-def _time(fn, repeat):
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        out = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def _cases(quick: bool, device):

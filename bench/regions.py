@@ -30,6 +30,7 @@ import time
 import numpy as np
 import torch
 from torch import nn
+from _timing import best_of as _timed  # noqa: E402  (bench/ is on sys.path)
 
 SPLINECAM = {(64, 3): (12042, 86.0), (32, 4): (3091, 28.0)}
 
@@ -43,17 +44,6 @@ def _mlp(width: int, depth: int, d_in: int = 2, d_out: int = 1, seed: int = 0) -
     return nn.Sequential(*layers)
 
 
-def _timed(fn, reps: int = 1):
-    best, out = float("inf"), None
-    for _ in range(reps):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        out = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def bench_plane(sizes, grids, device: str, reps: int) -> list[dict]:

@@ -26,12 +26,12 @@ import io
 import logging
 import os
 import platform
-import time
 import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from _timing import best_of as _best  # noqa: E402  (bench/ is on sys.path)
 
 
 def _data(device):
@@ -66,17 +66,6 @@ def _models(steps, device):
     return {"MLP 784-1000-1000-1000-10": mlp, "SmallCNN 64-128-512 (28x28)": cnn}
 
 
-def _best(fn, repeats):
-    best, out = float("inf"), None
-    for _ in range(repeats):
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        out = fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def _quiet(fn):

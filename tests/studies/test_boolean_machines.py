@@ -14,6 +14,7 @@ from deepscope.store import RunStore
 from deepscope.studies import _boolean as B
 from deepscope.studies._config import from_sets
 from deepscope.studies.boolean_machines import BooleanMachinesConfig
+from tests.studies._support import Interrupt
 
 TINY = ["max_bits=3", "hidden_units=1-2", "data_bits=3", "targets=20", "orders=2",
         "steps=300"]
@@ -141,29 +142,6 @@ def test_tiny_run_records_the_counts_and_curves(tmp_path):
     assert names == ["counts", "sufficiency"]
 
 
-class _Interrupt:
-    """Progress factory that raises KeyboardInterrupt after ``after`` advances."""
-
-    def __init__(self, after):
-        self.after, self.done = after, 0
-
-    def __call__(self, description, total):
-        import contextlib
-
-        outer = self
-
-        class Task:
-            def advance(self, n=1):
-                outer.done += n
-                if outer.done >= outer.after:
-                    raise KeyboardInterrupt
-
-            def update(self, **kw):
-                pass
-
-        return contextlib.nullcontext(Task())
-
-
 def _sorted(df):
     keys = ["step", "lens", "layer", "metric", "seed"]
     return df.sort_values(keys).reset_index(drop=True)
@@ -176,7 +154,7 @@ def test_same_numbers_and_an_interrupted_run_resumes_to_them(tmp_path):
     pd.testing.assert_frame_equal(a.measurements(), b.measurements())
     with pytest.raises(KeyboardInterrupt):  # 9 count steps, then stop after seed 0
         studies.run_study("boolean-machines", sets=sets, root=tmp_path / "c", report=False,
-                          progress=_Interrupt(after=10))
+                          progress=Interrupt(after=10))
     store = RunStore(root=tmp_path / "c")
     run_id = store.list().id.iloc[0]
     kept = store.open(run_id).measurements()

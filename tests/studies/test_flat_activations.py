@@ -12,6 +12,7 @@ from deepscope.studies._config import from_sets
 from deepscope.studies.flat_activations import (
     APPROACHES, FlatActivationsConfig, _build, target, train_approach,
 )
+from tests.studies._support import Interrupt
 
 TINY = ["dim=10", "steps=30", "batch_size=16", "n_test=200", "eval_every=10", "hidden=8"]
 
@@ -68,36 +69,13 @@ def test_tiny_run_records_every_approach_and_is_reproducible(tmp_path):
     pd.testing.assert_frame_equal(df, again.measurements())
 
 
-class _Interrupt:
-    """A progress factory whose task raises KeyboardInterrupt after ``after`` advances."""
-
-    def __init__(self, after):
-        self.after, self.done = after, 0
-
-    def __call__(self, description, total):
-        import contextlib
-
-        outer = self
-
-        class Task:
-            def advance(self, n=1):
-                outer.done += n
-                if outer.done >= outer.after:
-                    raise KeyboardInterrupt
-
-            def update(self, **kw):
-                pass
-
-        return contextlib.nullcontext(Task())
-
-
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     keys = ["step", "lens", "layer", "metric", "seed"]
     full = studies.run_study("flat-activations", sets=TINY, root=tmp_path / "full",
                              report=False).measurements()
     with pytest.raises(KeyboardInterrupt):
         studies.run_study("flat-activations", sets=TINY, root=tmp_path / "cut", report=False,
-                          progress=_Interrupt(after=2))
+                          progress=Interrupt(after=2))
     from deepscope.store import RunStore
 
     store = RunStore(root=tmp_path / "cut")

@@ -7,6 +7,7 @@ from deepscope.errors import DeepscopeError
 from deepscope.store import RunStore
 from deepscope.studies._config import from_sets
 from deepscope.studies.info_plane import InfoPlaneConfig, capture_schedule
+from tests.studies._support import Interrupt
 
 TINY = ["epochs=30", "capture_points=12", "widths=12-6-4-2", "checkpoint_every=10"]
 
@@ -88,34 +89,10 @@ def test_seed_inside_a_batch_of_seeds_equals_seed_alone(tmp_path):
     np.testing.assert_allclose(got.value.to_numpy(), one.value.to_numpy(), rtol=0, atol=1e-9)
 
 
-class _Interrupt:
-    """A progress factory that raises KeyboardInterrupt after `after` epochs."""
-
-    def __init__(self, after):
-        self.after = after
-        self.done = 0
-
-    def __call__(self, description, total):
-        import contextlib
-
-        outer = self
-
-        class Task:
-            def advance(self, n=1):
-                outer.done += n
-                if outer.done >= outer.after:
-                    raise KeyboardInterrupt
-
-            def update(self, **kw):
-                pass
-
-        return contextlib.nullcontext(Task())
-
-
 def test_interrupted_run_keeps_flushed_parts_and_resumes_to_the_same_numbers(tmp_path):
     full = _run(tmp_path / "full", report=False).measurements()
     with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path / "cut", report=False, progress=_Interrupt(after=15))
+        _run(tmp_path / "cut", report=False, progress=Interrupt(after=15))
     store = RunStore(root=tmp_path / "cut")
     listed = store.list()
     assert listed.status.iloc[0] == "interrupted"

@@ -1,5 +1,3 @@
-import contextlib
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,6 +7,7 @@ from deepscope.errors import DeepscopeError
 from deepscope.store import RunStore
 from deepscope.studies._config import from_sets
 from deepscope.studies.weight_spectra import WeightSpectraConfig, jobs, zoo_correlation
+from tests.studies._support import Interrupt
 
 TINY = ["width=32", "cnn_channels=4-8", "cnn_hidden=24", "epochs=2", "measure_every=1",
         "random_label_epochs=1", "batch_sizes=64", "lrs=0.1", "zoo_size=3",
@@ -81,29 +80,10 @@ def test_same_config_same_numbers(tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
-class _Interrupt:
-    def __init__(self, after):
-        self.after, self.done = after, 0
-
-    def __call__(self, description, total):
-        outer = self
-
-        class Task:
-            def advance(self, n=1):
-                outer.done += n
-                if outer.done >= outer.after:
-                    raise KeyboardInterrupt
-
-            def update(self, **kw):
-                pass
-
-        return contextlib.nullcontext(Task())
-
-
 def test_interrupted_run_resumes_to_the_same_numbers(tmp_path):
     full = _run(tmp_path / "full", report=False).measurements()
     with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path / "cut", report=False, progress=_Interrupt(after=6))
+        _run(tmp_path / "cut", report=False, progress=Interrupt(after=6))
     store = RunStore(root=tmp_path / "cut")
     run_id = store.list().id.iloc[0]
     kept = store.open(run_id).measurements()
