@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from deepscope.errors import param_error
-from deepscope.plots.information import _new_axes
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_hessian_density", "plot_hessian_eigs"]
 
@@ -46,7 +46,7 @@ def plot_hessian_density(result: Any, ax: Axes | None = None, *, log: bool = Tru
     """
     func = "plot_hessian_density"
     _check(result, ("grid", "density", "kind"), "result", func)
-    fig, ax = _new_axes(ax, (5.5, 3.8))
+    fig, ax = new_axes(ax, (5.5, 3.8), "plot_hessian_density")
     grid = np.asarray(result.grid, dtype=float)
     dens = np.asarray(result.density, dtype=float)
     if log:
@@ -83,7 +83,7 @@ def plot_hessian_eigs(result: Any, ax: Axes | None = None, *, label: str | None 
     """
     func = "plot_hessian_eigs"
     _check(result, ("eigenvalues", "residuals", "converged"), "result", func)
-    fig, ax = _new_axes(ax, (5.0, 3.6))
+    fig, ax = new_axes(ax, (5.0, 3.6), "plot_hessian_eigs")
     vals = np.asarray(result.eigenvalues, dtype=float)
     res = np.asarray(result.residuals, dtype=float)
     ok = np.asarray(result.converged, dtype=bool)

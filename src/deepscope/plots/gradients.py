@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from deepscope.errors import param_error
-from deepscope.plots.information import _new_axes
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_accuracy_curves", "plot_variance_vs_d"]
 
@@ -45,7 +45,7 @@ def plot_variance_vs_d(data: pd.DataFrame, ax: Axes | None = None, *,
         ``(fig, ax)``.
     """
     frame = _frame(data, ("d", "variance"), "plot_variance_vs_d")
-    fig, ax = _new_axes(ax, (5.6, 4.0))
+    fig, ax = new_axes(ax, (5.6, 4.0), "plot_variance_vs_d")
     agg = frame.groupby("d").mean(numeric_only=True).reset_index().sort_values("d")
     d = agg["d"].to_numpy(float)
     logv = np.log2(agg["variance"].to_numpy(float))
@@ -82,7 +82,7 @@ def plot_accuracy_curves(data: pd.DataFrame, ax: Axes | None = None, *,
     """
     frame = _frame(data, ("d", "step", "accuracy"), "plot_accuracy_curves").dropna(
         subset=["accuracy"])
-    fig, ax = _new_axes(ax, (5.6, 4.0))
+    fig, ax = new_axes(ax, (5.6, 4.0), "plot_accuracy_curves")
     for i, (d, part) in enumerate(frame.groupby("d")):
         mean = part.groupby("step")["accuracy"].mean()
         ax.plot(mean.index, mean.to_numpy(), "-o", ms=3, color=f"C{i}", label=f"d = {d}")

@@ -20,23 +20,13 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from deepscope.errors import DeepscopeTypeError, check_choice, param_error
+from deepscope.errors import check_choice, param_error
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_information_plane", "plot_mi_over_epochs"]
 
 _LABELS = {"i_xt": "I(X;T) (bits)", "i_ty": "I(T;Y) (bits)"}
 
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    """The figure of ``ax``, or a new figure (no pyplot state) with one axes."""
-    if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        return fig, fig.add_subplot()
-    if not isinstance(ax, Axes):
-        raise DeepscopeTypeError(
-            f"The 'ax' parameter must be a matplotlib Axes or None. Got {type(ax).__name__}."
-        )
-    return ax.figure, ax
 
 
 def _wide_frame(data: Any, name: str, func: str, metrics: tuple[str, ...]) -> pd.DataFrame:
@@ -120,7 +110,7 @@ def plot_information_plane(
     func = "plot_information_plane"
     check_choice(color_by, "color_by", func, ("step", "layer"))
     frame = _wide_frame(data, "data", func, ("i_xt", "i_ty"))
-    fig, ax = _new_axes(ax, (6.4, 4.8))
+    fig, ax = new_axes(ax, (6.4, 4.8), "plot_information_plane")
     layers = list(dict.fromkeys(frame["layer"]))
     if "step" not in frame.columns:
         ax.plot(frame["i_xt"], frame["i_ty"], "-o", color="C0", markersize=6)
@@ -171,7 +161,7 @@ def plot_mi_over_epochs(
     if "step" not in wide.columns:
         raise param_error("frame", func, "a frame with a 'step' column",
                           f"columns {list(wide.columns)}")
-    fig, ax = _new_axes(ax, (7.0, 4.2))
+    fig, ax = new_axes(ax, (7.0, 4.2), "plot_mi_over_epochs")
     wide = wide.sort_values("step", kind="stable")
     for k, layer in enumerate(dict.fromkeys(wide["layer"])):
         sub = wide[wide["layer"] == layer]

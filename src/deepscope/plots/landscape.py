@@ -10,23 +10,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from deepscope.errors import DeepscopeTypeError, param_error
+from deepscope.errors import param_error
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_loss_contour", "plot_loss_line", "plot_loss_surface"]
 
-
-def _axes(ax: Any, figsize: tuple[float, float], projection: str | None = None
-          ) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        return fig, fig.add_subplot(projection=projection)
-    if not isinstance(ax, Axes):
-        raise DeepscopeTypeError(
-            f"The 'ax' parameter must be a matplotlib Axes or None. Got {type(ax).__name__}.")
-    if projection == "3d" and getattr(ax, "name", "") != "3d":
-        raise param_error("ax", "plot_loss_surface", "a 3-D Axes (projection='3d') or None",
-                          type(ax).__name__)
-    return ax.figure, ax
 
 
 def _plane(result: Any, func: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,7 +42,7 @@ def plot_loss_contour(result: Any, ax: Axes | None = None, *, levels: Any = 25,
         ``(fig, ax)``.
     """
     a, b, loss = _plane(result, "plot_loss_contour")
-    fig, ax = _axes(ax, (5.0, 4.4))
+    fig, ax = new_axes(ax, (5.0, 4.4), "plot_loss_contour")
     z = np.log10(np.maximum(loss, 1e-12)) if log else loss
     cs = ax.contour(a, b, z.T, levels=levels, cmap="viridis", linewidths=0.9)
     fig.colorbar(cs, ax=ax, label="log10 loss" if log else "loss")
@@ -82,7 +70,7 @@ def plot_loss_surface(result: Any, ax: Axes | None = None, *, log: bool = False,
         ``(fig, ax)``.
     """
     a, b, loss = _plane(result, "plot_loss_surface")
-    fig, ax = _axes(ax, (5.4, 4.6), projection="3d")
+    fig, ax = new_axes(ax, (5.4, 4.6), "plot_loss_surface", projection="3d")
     z = np.log10(np.maximum(loss, 1e-12)) if log else loss
     aa, bb = np.meshgrid(a, b, indexing="ij")
     ax.plot_surface(aa, bb, z, cmap="viridis", linewidth=0, antialiased=True)
@@ -120,7 +108,7 @@ def plot_loss_line(result: Any, ax: Axes | None = None, *, label: str | None = N
                           type(result).__name__, type_error=True)
     x = np.asarray(result.t if is_path else result.coords)
     y = np.asarray(result.accuracy if accuracy else result.loss)
-    fig, ax = _axes(ax, (5.4, 3.6))
+    fig, ax = new_axes(ax, (5.4, 3.6), "plot_loss_line")
     (line,) = ax.plot(x, y, marker="o", markersize=3, label=label, color=color)
     if is_path and mark_barrier and not accuracy:
         i = int(np.argmax(y))

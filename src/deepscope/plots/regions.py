@@ -15,22 +15,13 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
 
-from deepscope.errors import DeepscopeTypeError, check_choice, param_error
+from deepscope.errors import check_choice, param_error
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_regions"]
 
 _COLORS = ("random", "class", "area")
 
-
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        return fig, fig.add_subplot()
-    if not isinstance(ax, Axes):
-        raise DeepscopeTypeError(
-            f"The 'ax' parameter of plot_regions must be a matplotlib Axes or None. "
-            f"Got {type(ax).__name__}.")
-    return ax.figure, ax
 
 
 def _face_colors(result: Any, color: str, seed: int) -> np.ndarray:
@@ -87,7 +78,7 @@ def plot_regions(result: Any, ax: Axes | None = None, *, boundary: bool = True,
         raise param_error("result", func, "a PlaneRegions (from regions_in_plane)",
                           type(result).__name__, type_error=True)
     check_choice(color, "color", func, _COLORS)
-    fig, ax = _new_axes(ax, (5.0, 5.0))
+    fig, ax = new_axes(ax, (5.0, 5.0), "plot_regions")
     polys = PolyCollection(result.polygons, facecolors=_face_colors(result, color, seed),
                            edgecolors=edgecolor, linewidths=linewidth)
     ax.add_collection(polys)

@@ -9,7 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from deepscope.errors import DeepscopeTypeError, check_choice, param_error
+from deepscope.errors import check_choice, param_error
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_gradient_snr"]
 
@@ -34,15 +35,7 @@ def plot_gradient_snr(result: Any, ax: Axes | None = None, *, level: str = "modu
     if not hasattr(result, "module_snr"):
         raise param_error("result", func, "a GradientSNR", type(result).__name__,
                           type_error=True)
-    if ax is None:
-        fig = Figure(figsize=(max(4.0, 0.6 * len(result.parameters) + 2), 3.4),
-                     layout="constrained")
-        ax = fig.add_subplot()
-    elif not isinstance(ax, Axes):
-        raise DeepscopeTypeError(
-            f"The 'ax' parameter of {func} must be a matplotlib Axes or None. "
-            f"Got {type(ax).__name__}.")
-    fig = ax.figure
+    fig, ax = new_axes(ax, (max(4.0, 0.6 * len(result.parameters) + 2), 3.4), func)
     names = result.modules if level == "module" else result.parameters
     snr = result.module_snr if level == "module" else result.snr
     labels = [n if n else "(root)" for n in names]

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from deepscope.errors import check_int, param_error
-from deepscope.plots.information import _new_axes
+from deepscope.plots._axes import new_axes
 
 __all__ = ["plot_alpha_over_epochs", "plot_esd"]
 
@@ -55,7 +55,7 @@ def plot_esd(result: Any, layer: str | int = 0, *, matrix: str | None = None,
                           type(result).__name__, type_error=True)
     bins = check_int(bins, "bins", func, low=2, high=10000)
     i = result.index(layer, matrix)
-    fig, ax = _new_axes(ax, (5.0, 3.8))
+    fig, ax = new_axes(ax, (5.0, 3.8), "plot_esd")
     ev = np.asarray(result.eigenvalues[i], dtype=np.float64)
     pos = ev[ev > 0]
     if pos.size < 2:
@@ -130,7 +130,7 @@ def plot_alpha_over_epochs(data: Any, *, metric: str = "alpha", ax: Axes | None 
     if not need <= set(frame.columns):
         raise param_error("data", func, f"a frame with columns {sorted(need)} (or tidy rows "
                           f"with metric {metric!r})", f"columns {list(data.columns)}")
-    fig, ax = _new_axes(ax, (5.5, 3.8))
+    fig, ax = new_axes(ax, (5.5, 3.8), "plot_alpha_over_epochs")
     order = list(dict.fromkeys(frame["layer"]))
     mean = frame.groupby(["layer", "step"], sort=False)[metric].mean().reset_index()
     for name in order:
