@@ -16,6 +16,13 @@ from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from deepscope.errors import DeepscopeValueError, check_choice, param_error
+from deepscope.lenses._model_inputs import (
+    as_batches,
+    check_loss_fn,
+    check_model,
+    each_batch,
+    select_parameters,
+)
 
 __all__ = ["HessianOperator", "KINDS", "MODES"]
 
@@ -24,19 +31,6 @@ KINDS = ("hessian", "gauss-newton")
 #: Modes the model is evaluated in: ``None`` keeps each module's current flag.
 MODES = (None, "train", "eval")
 
-
-def _is_pair(data: Any) -> bool:
-    """One ``(inputs, targets)`` batch (inputs a tensor), not an iterable of batches."""
-    return (isinstance(data, (tuple, list)) and len(data) == 2
-            and isinstance(data[0], torch.Tensor))
-
-
-def _batch_size(inputs: Any, targets: Any) -> int:
-    for t in (targets, inputs if isinstance(inputs, torch.Tensor) else inputs[0]):
-        if isinstance(t, torch.Tensor) and t.ndim > 0:
-            return int(t.shape[0])
-    raise DeepscopeValueError("A batch of data holds no sample dimension: inputs and "
-                              "targets are scalars.")
 
 
 class HessianOperator:
@@ -84,26 +78,12 @@ class HessianOperator:
                  kind: str = "hessian", mode: str | None = None,
                  parameters: Sequence[str] | None = None,
                  func: str = "HessianOperator") -> None:
-        if not isinstance(model, nn.Module):
-            raise param_error("model", func, "a torch.nn.Module", type(model).__name__,
-                              type_error=True)
-        if not callable(loss_fn):
-            raise param_error("loss_fn", func, "a callable loss_fn(outputs, targets)",
-                              loss_fn, type_error=True)
+        check_model(model, func)
+        check_loss_fn(loss_fn, func)
         self.kind = check_choice(kind, "kind", func, KINDS)
         self.mode = check_choice(mode, "mode", func, MODES)
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        if parameters is not None:
-            known = [n for n, _ in named]
-            if isinstance(parameters, str) or not parameters or any(
-                    n not in known for n in parameters):
-                raise param_error("parameters", func, "None or a non-empty sequence of "
-                                  f"trainable parameter names from {known}", parameters)
-            wanted = set(parameters)
-            named = [(n, p) for n, p in named if n in wanted]
-        if not named:
-            raise param_error("model", func, "a module with trainable parameters",
-                              type(model).__name__)
+        wanted = set(select_parameters(model, parameters, func))
+        named = [(n, p) for n, p in model.named_parameters() if n in wanted]
         first = named[0][1]
         if any(p.device != first.device or p.dtype != first.dtype for _, p in named):
             raise param_error("model", func, "a module whose trainable parameters share one "
@@ -118,7 +98,7 @@ class HessianOperator:
         self.n_params = int(sum(self._sizes))
         self.device, self.dtype = first.device, first.dtype
         self._theta = torch.cat([p.detach().reshape(-1) for _, p in named])
-        self._data = self._check_data(data)
+        self._data = as_batches(data, func)
         self._buffers: dict[str, torch.Tensor] = {}
         self._reverse = False
         self.n_products = 0
@@ -136,31 +116,8 @@ class HessianOperator:
 
     # ------------------------------------------------------------------ data
 
-    def _check_data(self, data: Any) -> Any:
-        if _is_pair(data):
-            return [tuple(data)]
-        if isinstance(data, (str, bytes, torch.Tensor)) or not isinstance(data, Iterable):
-            raise param_error("data", self.func, "an (inputs, targets) pair or an iterable "
-                              "of such pairs", type(data).__name__, type_error=True)
-        if iter(data) is data:  # a one-shot iterator: keep its batches
-            data = list(data)
-        return data
-
     def _batches(self) -> Iterable[tuple[Any, Any, int]]:
-        seen = False
-        for batch in self._data:
-            if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-                raise param_error("data", self.func, "an iterable of (inputs, targets) pairs",
-                                  f"a batch of type {type(batch).__name__}", type_error=True)
-            x, y = batch
-            x = (x.to(self.device) if isinstance(x, torch.Tensor)
-                 else tuple(t.to(self.device) for t in x))
-            y = y.to(self.device) if isinstance(y, torch.Tensor) else y
-            seen = True
-            yield x, y, _batch_size(x, y)
-        if not seen:
-            raise param_error("data", self.func, "a non-empty iterable of (inputs, targets) "
-                              "pairs", "no batches")
+        return each_batch(self._data, self.func, self.device)
 
     # ------------------------------------------------------------------ functions
 

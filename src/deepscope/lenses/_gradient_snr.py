@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.lenses._model_inputs import check_loss_fn, check_model, select_parameters
 
 __all__ = ["GradientSNR", "GradientSNRAccumulator", "gradient_snr"]
 
@@ -115,23 +116,6 @@ class GradientSNR:
         raise param_error("name", "GradientSNR.of", f"one of {known}", name)
 
 
-def _select(model: nn.Module, parameters: Sequence[str] | None) -> list[str]:
-    named = [n for n, p in model.named_parameters() if p.requires_grad]
-    if parameters is None:
-        if not named:
-            raise param_error("model", _FUNC, "a module with trainable parameters", model)
-        return named
-    if isinstance(parameters, str) or not isinstance(parameters, Sequence) or not parameters:
-        raise param_error("parameters", _FUNC, "a non-empty sequence of parameter names or None",
-                          parameters)
-    unknown = [p for p in parameters if p not in named]
-    if unknown:
-        known = ", ".join(repr(n) for n in named)
-        raise param_error("parameters", _FUNC, f"names of trainable parameters ({known})",
-                          unknown[0])
-    return list(dict.fromkeys(parameters))
-
-
 class GradientSNRAccumulator:
     """Streaming gradient SNR: ``update(inputs, targets)`` per batch, then ``compute()``.
 
@@ -152,16 +136,12 @@ class GradientSNRAccumulator:
 
     def __init__(self, model: nn.Module, loss_fn: Callable[[Any, Any], Any], *,
                  parameters: Sequence[str] | None = None, per_example: bool = False) -> None:
-        if not isinstance(model, nn.Module):
-            raise param_error("model", _FUNC, "a torch.nn.Module", type(model).__name__,
-                              type_error=True)
-        if not callable(loss_fn):
-            raise param_error("loss_fn", _FUNC, "a callable loss_fn(outputs, targets)",
-                              loss_fn, type_error=True)
+        check_model(model, _FUNC)
+        check_loss_fn(loss_fn, _FUNC)
         if not isinstance(per_example, bool):
             raise param_error("per_example", _FUNC, "a bool", per_example, type_error=True)
         self.model, self.loss_fn, self.per_example = model, loss_fn, per_example
-        self.names = _select(model, parameters)
+        self.names = select_parameters(model, parameters, _FUNC)
         chosen = set(self.names)
         self._fixed = {n: p.detach().clone() for n, p in model.named_parameters()
                        if n not in chosen}

@@ -21,6 +21,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.lenses import _model_inputs as _in
 
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 #: Working-set budget of one chunk of points, in bytes (a rough estimate; see ``auto_chunk``).
@@ -29,47 +30,23 @@ CHUNK_BUDGET = 256 * 2**20
 
 def check_model(model: Any, name: str, func: str) -> nn.Module:
     """``model`` must be an ``nn.Module`` with at least one parameter."""
-    if not isinstance(model, nn.Module):
-        raise param_error(name, func, "a torch.nn.Module", type(model).__name__, type_error=True)
+    _in.check_model(model, func, name)
     if not any(True for _ in model.parameters()):
         raise param_error(name, func, "a module with at least one parameter", type(model).__name__)
     return model
 
 
-def check_loss_fn(loss_fn: Any, func: str) -> Callable:
-    if not callable(loss_fn):
-        raise param_error("loss_fn", func, "a callable loss_fn(outputs, targets) -> mean loss",
-                          type(loss_fn).__name__, type_error=True)
-    return loss_fn
+check_loss_fn = _in.check_loss_fn
 
 
 def batches(data: Any, func: str, device: torch.device) -> list[tuple[torch.Tensor, Any]]:
-    """``data`` as a list of ``(inputs, targets)`` pairs on ``device``.
-
-    ``data`` is one pair of tensors or an iterable (e.g. a DataLoader) of such pairs.
-    """
-    accepted = "an (inputs, targets) pair of tensors or an iterable of such pairs"
-    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], torch.Tensor):
-        pairs = [data]
-    else:
-        try:
-            pairs = list(data)
-        except TypeError:
-            raise param_error("data", func, accepted, type(data).__name__,
-                              type_error=True) from None
+    """``data`` as a list of ``(inputs, targets)`` pairs on ``device`` (inputs one tensor)."""
     out = []
-    for pair in pairs:
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
-                and isinstance(pair[0], torch.Tensor)):
-            raise param_error("data", func, accepted, type(pair).__name__, type_error=True)
-        x, y = pair
-        if x.ndim == 0 or x.shape[0] == 0:
-            raise DeepscopeValueError(f"A batch of 'data' in {func} holds no samples.")
-        if isinstance(y, torch.Tensor):
-            y = y.to(device)
-        out.append((x.to(device), y))
-    if not out:
-        raise DeepscopeValueError(f"The 'data' of {func} holds no batches.")
+    for x, y, _ in _in.each_batch(_in.as_batches(data, func), func, device):
+        if not isinstance(x, torch.Tensor):
+            raise param_error("data", func, "(inputs, targets) pairs whose inputs are one tensor",
+                              "a tuple of inputs", type_error=True)
+        out.append((x, y))
     return out
 
 

@@ -39,8 +39,8 @@ from deepscope.lenses._gradients_core import (
     parity_sums,
     target_gradient_moments,
 )
-
-from deepscope.lenses._gradient_snr import GradientSNR, gradient_snr  # noqa: E402,F401
+from deepscope.lenses._gradient_snr import GradientSNR, gradient_snr  # noqa: F401  (re-exported)
+from deepscope.lenses._model_inputs import check_loss_fn, check_model
 
 __all__ = [
     "GradientSNR",
@@ -120,12 +120,8 @@ def _layer_sums(values: torch.Tensor, sizes: list[int]) -> np.ndarray:
 
 
 def _check_model(model: Any, loss_fn: Any, func: str) -> FunctionalModel:
-    if not isinstance(model, torch.nn.Module):
-        raise param_error("model", func, "a torch.nn.Module", type(model).__name__,
-                          type_error=True)
-    if not callable(loss_fn):
-        raise param_error("loss_fn", func, "a callable loss_fn(outputs, targets) -> mean loss",
-                          type(loss_fn).__name__, type_error=True)
+    check_model(model, func)
+    check_loss_fn(loss_fn, func)
     fm = FunctionalModel(model)
     if fm.n_params == 0:
         raise param_error("model", func, "a module with trainable parameters",

@@ -34,6 +34,7 @@ from torch import nn
 from deepscope.errors import DeepscopeValueError, check_choice, check_float, check_int, \
     param_error
 from deepscope.lenses import _spectra_fit as _fit
+from deepscope.lenses._model_inputs import check_model
 from deepscope.lenses import _spectra_matrices as _mat
 from deepscope.lenses._spectra_matrices import WeightMatrix
 from deepscope.lenses._spectra_result import (MarchenkoPasturFit, PowerLawFit,
@@ -52,12 +53,6 @@ __all__ = [
 ]
 
 _CONV = ("slices", "reshape")
-
-
-def _check_model(model: Any, func: str) -> None:
-    if not isinstance(model, nn.Module):
-        raise param_error("model", func, "a torch.nn.Module", type(model).__name__,
-                          type_error=True)
 
 
 def weight_matrices(model: nn.Module, *, conv: str = "slices") -> list[WeightMatrix]:
@@ -87,7 +82,7 @@ def weight_matrices(model: nn.Module, *, conv: str = "slices") -> list[WeightMat
         [('conv1', 9, 8, 1), ('conv2', 9, 16, 8)]
     """
     func = "weight_matrices"
-    _check_model(model, func)
+    check_model(model, func)
     check_choice(conv, "conv", func, _CONV)
     return _mat.collect(model, conv)
 
@@ -361,7 +356,7 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
         ['fc1', 'fc2', 'fc3']
     """
     func = "analyze_weights"
-    _check_model(model, func)
+    check_model(model, func)
     check_choice(conv, "conv", func, _CONV)
     for name, val in (("mp_fit", mp_fit), ("randomize", randomize)):
         if not isinstance(val, bool):
