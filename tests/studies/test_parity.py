@@ -88,3 +88,24 @@ def test_paper_protocol_learns_d10_and_stays_at_chance_for_d30(tmp_path):
     fin = run.measurements().query("lens == 'final'").set_index("layer").value
     assert fin["d=10"] >= 0.99
     assert abs(fin["d=30"] - 0.5) <= 0.03
+
+
+def test_run_study_sets_the_threads_field_while_running_and_restores_it(tmp_path):
+    import contextlib
+
+    seen = []
+
+    def progress(description, total):
+        seen.append(torch.get_num_threads())
+        return contextlib.nullcontext(type("T", (), {"advance": lambda self, n=1: None,
+                                                      "update": lambda self, **k: None})())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        studies.run_study("parity", sets=TINY + ["threads=1"], root=tmp_path, report=False,
+                          progress=progress)
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

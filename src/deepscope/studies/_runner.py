@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,24 @@ def build_study_report(run: Any) -> Path:
     figures = study.figures(run)
     summary = study.summary_table(run)
     return build_report(run, figures, summary=summary)
+
+
+@contextlib.contextmanager
+def _cpu_threads(threads: int | None, device: torch.device) -> Iterator[None]:
+    """Torch's intra-op CPU threads set to a study's ``threads`` field while it runs on CPU.
+
+    Studies of tiny networks declare ``threads`` (small matmuls run fastest on one thread and
+    oversubscribe a busy machine otherwise); the previous setting comes back afterwards.
+    """
+    if threads is None or device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def run_study(
@@ -109,7 +128,8 @@ def run_study(
     ctx = StudyContext(run=run, device=dev, resume=checkpoint, progress=progress)
     t0 = time.perf_counter()
     try:
-        study.run(config, ctx)
+        with _cpu_threads(getattr(config, "threads", None), dev):
+            study.run(config, ctx)
     except KeyboardInterrupt:
         run.flush()
         run.set_status("interrupted")

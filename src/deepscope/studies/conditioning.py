@@ -170,7 +170,7 @@ class ConditioningConfig:
     check_n: int = option(10, "a small n where SGD runs until every learner reaches the "
                                 "threshold (0: skip)")
     check_iterations: int = option(40000, "SGD budget per learner at check_n")
-    threads: int = option(1, "CPU threads while training (tiny matmuls: 1 is fastest)")
+    threads: int = option(1, "CPU threads while the study runs (tiny matmuls: 1 is fastest)")
 
     def __post_init__(self) -> None:
         name = "ConditioningConfig"
@@ -293,13 +293,7 @@ def _check(cfg: ConditioningConfig, seed: int, ctx: StudyContext) -> None:
 
 def run(config: ConditioningConfig, ctx: StudyContext) -> None:
     """Condition numbers against n, exact gradient-descent horizons, then SGD per seed."""
-    prev_threads = torch.get_num_threads()
-    if ctx.device.type == "cpu":
-        torch.set_num_threads(config.threads)
-    try:
-        _run(config, ctx)
-    finally:
-        torch.set_num_threads(prev_threads)
+    _run(config, ctx)  # run_study sets the CPU threads from config.threads
 
 
 def _exact(config: ConditioningConfig, ctx: StudyContext) -> None:

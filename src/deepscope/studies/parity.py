@@ -58,7 +58,7 @@ class ParityConfig:
     periodic_r: tuple[float, ...] = option((1.0, 2.0, 3.0, 4.0), "frequencies r of cos(r v.x)")
     periodic_directions: int = option(64, "sampled directions v per (d, r)")
     periodic_samples: int = option(16384, "Gaussian inputs x per (d, r)")
-    threads: int = option(1, "CPU threads while training (small matmuls: 1 is fastest)")
+    threads: int = option(1, "CPU threads while the study runs (small matmuls: 1 is fastest)")
 
     def __post_init__(self) -> None:
         name = "ParityConfig"
@@ -136,68 +136,62 @@ def run(config: ParityConfig, ctx: StudyContext) -> None:
     cfg, rec = config, ctx.run
     seeds = cfg.seed_list()
     state = dict(ctx.resume) if ctx.resume else {}
-    prev_threads = torch.get_num_threads()
-    if ctx.device.type == "cpu":
-        torch.set_num_threads(cfg.threads)
-    try:
-        groups = {d: ParityGroup(d, cfg.width_factor * d, seeds,
-                                 [random_subset(d, seed=s) for s in seeds], ctx.device)
-                  for d in cfg.dims}
-        if not state.get("measured"):
-            t0 = time.perf_counter()
-            extra = sorted(set(cfg.variance_dims) - set(cfg.dims))
-            with ctx.task("parity: exact gradient variance", len(extra) + len(cfg.dims)) as t:
-                for d in extra:
-                    torch.manual_seed(10_007 * d + seeds[0])
-                    w = cfg.width_factor * d
-                    net = torch.nn.Sequential(torch.nn.Linear(d, w), torch.nn.ReLU(),
-                                              torch.nn.Linear(w, 1)).to(ctx.device)
-                    _variance_rows(rec, net, d, seeds[0], cfg)
-                    t.advance(1)
-                for d, g in groups.items():
-                    for i, s in enumerate(seeds):
-                        _variance_rows(rec, g.module(i), d, s, cfg)
-                    t.advance(1)
-            _periodic(cfg, ctx, seeds[0])
-            state = {"measured": True, "variance_s": time.perf_counter() - t0, "groups": {}}
-            ctx.checkpoint(state)
+    groups = {d: ParityGroup(d, cfg.width_factor * d, seeds,
+                             [random_subset(d, seed=s) for s in seeds], ctx.device)
+              for d in cfg.dims}
+    if not state.get("measured"):
         t0 = time.perf_counter()
-        state.setdefault("finished", [])
-        for d, g in groups.items():
-            if d in state["finished"]:
-                continue
-            if d in state["groups"]:
-                g.load_state_dict(state["groups"][d])
-            test = g.sample(cfg.n_test, torch.Generator().manual_seed(99_991 + d))
-            seed_arr = np.asarray(seeds)
-            label = f"parity: d={d}, {len(seeds)} seed(s), width {cfg.width_factor * d}"
-            with ctx.task(label, cfg.max_iterations) as task:
-                task.update(completed=g.steps)
-                while g.steps < cfg.max_iterations and bool(g.active.any()):
-                    n = min(cfg.eval_every, cfg.max_iterations - g.steps)
-                    loss = torch.zeros(len(seeds), dtype=torch.float64, device=ctx.device)
-                    for _ in range(n):
-                        loss += g.step(cfg.batch_size, cfg.lr)
-                    acc = g.accuracy(test)
-                    active = g.active.cpu().numpy()
-                    rec.record(step=g.steps, lens="training", layer=f"d={d}", metric="accuracy",
-                               value=np.where(active, acc.cpu().numpy(), np.nan), seed=seed_arr)
-                    rec.record(step=g.steps, lens="training", layer=f"d={d}", metric="loss",
-                               value=np.where(active, (loss / n).cpu().numpy(), np.nan),
-                               seed=seed_arr)
-                    g.active &= acc < cfg.target_accuracy
-                    task.advance(n)
-                    state["groups"][d] = g.state_dict()
-                    ctx.checkpoint(state)
-            final = g.accuracy(test).cpu().numpy()
-            rec.record(step=g.steps, lens="final", layer=f"d={d}", metric="accuracy",
-                       value=final, seed=seed_arr)
-            state["finished"].append(d)
-            ctx.checkpoint(state)
-        rec.update_manifest(timings={"variance_s": round(state.get("variance_s", 0.0), 3),
-                                     "train_s": round(time.perf_counter() - t0, 3)})
-    finally:
-        torch.set_num_threads(prev_threads)
+        extra = sorted(set(cfg.variance_dims) - set(cfg.dims))
+        with ctx.task("parity: exact gradient variance", len(extra) + len(cfg.dims)) as t:
+            for d in extra:
+                torch.manual_seed(10_007 * d + seeds[0])
+                w = cfg.width_factor * d
+                net = torch.nn.Sequential(torch.nn.Linear(d, w), torch.nn.ReLU(),
+                                          torch.nn.Linear(w, 1)).to(ctx.device)
+                _variance_rows(rec, net, d, seeds[0], cfg)
+                t.advance(1)
+            for d, g in groups.items():
+                for i, s in enumerate(seeds):
+                    _variance_rows(rec, g.module(i), d, s, cfg)
+                t.advance(1)
+        _periodic(cfg, ctx, seeds[0])
+        state = {"measured": True, "variance_s": time.perf_counter() - t0, "groups": {}}
+        ctx.checkpoint(state)
+    t0 = time.perf_counter()
+    state.setdefault("finished", [])
+    for d, g in groups.items():
+        if d in state["finished"]:
+            continue
+        if d in state["groups"]:
+            g.load_state_dict(state["groups"][d])
+        test = g.sample(cfg.n_test, torch.Generator().manual_seed(99_991 + d))
+        seed_arr = np.asarray(seeds)
+        label = f"parity: d={d}, {len(seeds)} seed(s), width {cfg.width_factor * d}"
+        with ctx.task(label, cfg.max_iterations) as task:
+            task.update(completed=g.steps)
+            while g.steps < cfg.max_iterations and bool(g.active.any()):
+                n = min(cfg.eval_every, cfg.max_iterations - g.steps)
+                loss = torch.zeros(len(seeds), dtype=torch.float64, device=ctx.device)
+                for _ in range(n):
+                    loss += g.step(cfg.batch_size, cfg.lr)
+                acc = g.accuracy(test)
+                active = g.active.cpu().numpy()
+                rec.record(step=g.steps, lens="training", layer=f"d={d}", metric="accuracy",
+                           value=np.where(active, acc.cpu().numpy(), np.nan), seed=seed_arr)
+                rec.record(step=g.steps, lens="training", layer=f"d={d}", metric="loss",
+                           value=np.where(active, (loss / n).cpu().numpy(), np.nan),
+                           seed=seed_arr)
+                g.active &= acc < cfg.target_accuracy
+                task.advance(n)
+                state["groups"][d] = g.state_dict()
+                ctx.checkpoint(state)
+        final = g.accuracy(test).cpu().numpy()
+        rec.record(step=g.steps, lens="final", layer=f"d={d}", metric="accuracy",
+                   value=final, seed=seed_arr)
+        state["finished"].append(d)
+        ctx.checkpoint(state)
+    rec.update_manifest(timings={"variance_s": round(state.get("variance_s", 0.0), 3),
+                                 "train_s": round(time.perf_counter() - t0, 3)})
 
 
 def _dims(layer: pd.Series) -> np.ndarray:
