@@ -45,9 +45,9 @@ def test_bounds_bracket_exact_mixture_entropy(sigma2):
     out = information_plane_stacked(points[None, :, None], np.zeros(18, dtype=int),
                                     method="kde", noise_variance=sigma2)
     exact = _exact_mixture_mi(points, sigma2)
-    assert 0.0 < out["i_xt_lower"].item() <= exact + 1e-7
-    assert exact <= out["i_xt"].item() + 1e-7
-    assert out["i_xt"].item() <= math.log2(18)
+    assert 0.0 < out.i_xt_lower.item() <= exact + 1e-7
+    assert exact <= out.i_xt.item() + 1e-7
+    assert out.i_xt.item() <= math.log2(18)
 
 
 @pytest.mark.parametrize("d", [1, 2])
@@ -66,8 +66,8 @@ def test_gaussian_channel_large_n_limits(d):
                                     noise_variance=sigma2)
     true = d / 2 * math.log2(1 + s2 / sigma2)
     assert limit(4 * sigma2) < true < limit(sigma2)
-    assert out["i_xt"].item() == pytest.approx(limit(sigma2), abs=0.06 * d)
-    assert out["i_xt_lower"].item() == pytest.approx(limit(4 * sigma2), abs=0.03 * d)
+    assert out.i_xt.item() == pytest.approx(limit(sigma2), abs=0.06 * d)
+    assert out.i_xt_lower.item() == pytest.approx(limit(4 * sigma2), abs=0.03 * d)
 
 
 def test_separated_and_coinciding_points():
@@ -92,10 +92,10 @@ def test_pairwise_formula_on_two_points():
                                     noise_variance=s)
     upper = -math.log((1 + math.exp(-d * d / (2 * s))) / 2) / LN2
     lower = -math.log((1 + math.exp(-d * d / (8 * s))) / 2) / LN2
-    assert out["i_xt"].item() == pytest.approx(upper, rel=1e-12)
-    assert out["i_xt_lower"].item() == pytest.approx(lower, rel=1e-12)
+    assert out.i_xt.item() == pytest.approx(upper, rel=1e-12)
+    assert out.i_xt_lower.item() == pytest.approx(lower, rel=1e-12)
     # y = identity of the sample: H(T|Y=y) = 0 for each single-point class, so I(T;Y) = I(X;T)
-    assert out["i_ty"].item() == pytest.approx(upper, rel=1e-12)
+    assert out.i_ty.item() == pytest.approx(upper, rel=1e-12)
 
 
 def test_chunked_equals_unchunked_and_stacked_equals_per_seed():
@@ -110,8 +110,8 @@ def test_chunked_equals_unchunked_and_stacked_equals_per_seed():
     stacked = information_plane_stacked(h, labels, method="kde", noise_variance=0.01)
     for s in range(3):
         one = information_plane({"t": h[s]}, labels, method="kde", noise_variance=0.01)
-        assert stacked["i_xt"][s].item() == pytest.approx(one.i_xt[0], rel=1e-12)
-        assert stacked["i_ty_lower"][s].item() == pytest.approx(one.i_ty_lower[0], rel=1e-12)
+        assert stacked.i_xt[s].item() == pytest.approx(one.i_xt[0], rel=1e-12)
+        assert stacked.i_ty_lower[s].item() == pytest.approx(one.i_ty_lower[0], rel=1e-12)
 
 
 def test_chunk_budget_at_4096():
