@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -45,6 +44,7 @@ from deepscope.errors import (
     param_error,
 )
 from deepscope.lenses._result import Tidy
+from deepscope.lenses._select import select_names
 from deepscope.lenses.information import binning as _binning
 from deepscope.lenses.information import kde as _kde
 from deepscope.lenses.information import ksg as _ksg
@@ -265,29 +265,6 @@ class InformationPlane(Tidy):
             cols["i_ty_lower"] = self.i_ty_lower
         cols["method"] = self.method
         return pd.DataFrame(cols)
-
-
-def select_names(names: Sequence[str], layers: Any, func: str) -> list[str]:
-    """The names matching ``layers`` (``None``: all; else names or glob patterns, each
-    matching at least one name), in the order of ``layers``, without repeats."""
-    if layers is None:
-        return list(names)
-    if isinstance(layers, str):
-        layers = [layers]
-    chosen: list[str] = []
-    try:
-        patterns = list(layers)
-    except TypeError:
-        patterns = [layers]
-    for pattern in patterns:
-        hits = ([pattern] if isinstance(pattern, str) and pattern in names else
-                [n for n in names if isinstance(pattern, str) and fnmatchcase(n, pattern)])
-        if not hits:
-            known = ", ".join(repr(n) for n in names)
-            raise param_error("layers", func, f"layer names or glob patterns matching ({known}), "
-                              "or None", layers)
-        chosen += [n for n in hits if n not in chosen]
-    return chosen
 
 
 def _select_layers(activations: Any, layers: Any, func: str) -> list[tuple[str, Any]]:

@@ -70,7 +70,7 @@ def measure(net: nn.Module, data: tuple, config, seed: int) -> dict:
     out["trace"] = float(tr.estimate)
     out["trace_stderr"] = float(tr.stderr)
     out["trace_n_hvp"] = float(tr.n_hvp)
-    out["trace_converged"] = float(tr.converged)
+    out["trace_converged"] = float(tr.complete)
     dens = curvature.hessian_density(net, loss, data, n_runs=config.density_runs,
                                      n_iter=config.density_iter, seed=seed, n_grid=200)
     out["density_grid"] = dens.grid.cpu().numpy()
