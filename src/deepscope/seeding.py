@@ -7,14 +7,15 @@ not depend on what runs beside it, and a notebook's RNG state survives a study.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
 from deepscope.errors import param_error
 
-__all__ = ["make_generator", "numpy_rng", "spawn"]
+__all__ = ["make_generator", "numpy_rng", "seeded_init", "spawn"]
 
 _ACCEPTED = "an int >= 0 or a CPU torch.Generator"
 
@@ -57,3 +58,27 @@ def numpy_rng(seed: Any, name: str = "seed", func: str = "deepscope") -> np.rand
     """A :class:`numpy.random.Generator` for ``seed`` (an int, or a torch Generator to draw from)."""
     gen, value = make_generator(seed, name, func)
     return np.random.default_rng(value if value is not None else spawn(gen))
+
+
+_M = TypeVar("_M")
+
+
+def seeded_init(make: Callable[[], _M], seed: int, device: Any = None) -> _M:
+    """``make()`` with PyTorch's default initialisation drawn from ``seed``.
+
+    Module constructors (``nn.Linear``...) draw their initial weights from torch's global
+    RNG; this runs ``make`` inside :func:`torch.random.fork_rng` seeded with ``seed``, so the
+    weights depend on ``seed`` only and the caller's RNG state is the same afterwards.
+    The result is moved to ``device`` when given.
+
+    Example:
+        >>> state = torch.random.get_rng_state()
+        >>> a = seeded_init(lambda: torch.nn.Linear(2, 2), 0)
+        >>> b = seeded_init(lambda: torch.nn.Linear(2, 2), 0)
+        >>> torch.equal(a.weight, b.weight), torch.equal(torch.random.get_rng_state(), state)
+        (True, True)
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.random.default_generator.manual_seed(int(seed))
+        out = make()
+    return out.to(device) if device is not None else out

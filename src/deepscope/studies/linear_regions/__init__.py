@@ -198,7 +198,8 @@ def _accuracy(net, x, y) -> float:
 def _train_model(model: str, config: LinearRegionsConfig, seed: int, ctx: StudyContext,
                  task) -> None:
     from deepscope.lenses import regions
-    from deepscope.studies.linear_regions.training import log_steps, seeded_init, train
+    from deepscope.seeding import seeded_init
+    from deepscope.studies.linear_regions.training import log_steps, train
 
     dev = ctx.device
     data = (_toy(config, seed, dev) if model == "toy-mlp"
@@ -244,7 +245,7 @@ def _train_model(model: str, config: LinearRegionsConfig, seed: int, ctx: StudyC
 
 def _sweep(config: LinearRegionsConfig, seed: int, ctx: StudyContext, task) -> None:
     from deepscope.nets import MLP
-    from deepscope.studies.linear_regions.training import seeded_init
+    from deepscope.seeding import seeded_init
 
     dev = ctx.device
     inputs = {"toy": _toy(config, seed, dev)[0], "digits": _digits(seed, False, dev)[0]}
