@@ -104,8 +104,11 @@ def plot_information_plane(
         ``(fig, ax)``.
 
     Example:
+        >>> import torch
+        >>> from deepscope.lenses.information import information_plane
+        >>> acts = {"fc1": torch.rand(64, 4) * 2 - 1, "fc2": torch.rand(64, 2) * 2 - 1}
+        >>> result = information_plane(acts, torch.arange(64) % 2, bins=10)
         >>> fig, ax = plot_information_plane(result)
-        >>> fig.savefig("info_plane.png")
     """
     func = "plot_information_plane"
     check_choice(color_by, "color_by", func, ("step", "layer"))

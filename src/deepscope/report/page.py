@@ -7,9 +7,12 @@ the style, the small tooltip script, static images (base64 PNG) and interactive 
 any network fetch. Every string that comes from a config or data is HTML-escaped.
 
 Example:
-    >>> fig, ax = plots.plot_information_plane(frame)
-    >>> build_report(run, [Figure("info-plane", "Information plane", image=fig)])
-    PosixPath('runs/info-plane/20261124-213455-3f9c/report.html')
+    >>> import matplotlib.pyplot as plt
+    >>> from deepscope.store import RunStore
+    >>> run = RunStore(root="runs").create(study="demo", config={"lr": 0.1}, seeds=[0])
+    >>> fig, ax = plt.subplots()
+    >>> build_report(run, [Figure("demo", "A figure", image=fig)]).name
+    'report.html'
 """
 
 from __future__ import annotations

@@ -20,8 +20,11 @@ Example:
     >>> run.record(step=10, lens="information", layer=["fc1", "fc2"], metric="i_xt",
     ...            value=[5.2, 3.1])
     2
-    >>> run.flush(), run.set_status("done")
+    >>> _ = run.flush(); run.set_status("done")
     >>> store.query("SELECT layer, value FROM measurements WHERE metric = 'i_xt'")
+      layer  value
+    0   fc1    5.2
+    1   fc2    3.1
 """
 
 from __future__ import annotations

@@ -267,6 +267,7 @@ def random_direction(model: nn.Module, seed: int | torch.Generator = 0, *,
         DeepscopeValueError: bad normalization or seed.
 
     Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
         >>> d = random_direction(net, 0)
         >>> list(d) == [n for n, _ in net.named_parameters()]
         True
@@ -308,6 +309,9 @@ def loss_line(model: nn.Module, loss_fn: Callable, data: Any, direction: Any, *,
         DeepscopeTypeError: wrong types.
 
     Example:
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
         >>> line = loss_line(net, F.cross_entropy, (x, y), random_direction(net, 0))
         >>> line.loss.shape
         (41,)
@@ -365,6 +369,9 @@ def loss_plane(model: nn.Module, loss_fn: Callable, data: Any, d1: Any, d2: Any,
         DeepscopeTypeError: wrong types.
 
     Example:
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
         >>> plane = loss_plane(net, F.cross_entropy, (x, y), random_direction(net, 0),
         ...                    random_direction(net, 1), steps=(21, 21))
         >>> plane.loss.shape
@@ -455,6 +462,10 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data:
         DeepscopeValueError: mismatched architectures, bad steps, non-finite loss.
 
     Example:
+        >>> import torch.nn.functional as F
+        >>> net_a = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+        >>> net_b = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
         >>> path = interpolate(net_a, net_b, F.cross_entropy, (x, y), align=True)
         >>> path.barrier >= -1e-6
         True
@@ -524,8 +535,12 @@ def sharpness(model: nn.Module, loss_fn: Callable, data: Any, *, epsilon: float 
         DeepscopeValueError: bad options, empty data.
 
     Example:
-        >>> sharpness(net, F.cross_entropy, (x, y), epsilon=1e-3).value  # percent
-        0.41...
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+        >>> s = sharpness(net, F.cross_entropy, (x, y), epsilon=1e-3)
+        >>> s.value >= 0.0, s.method
+        (True, 'pga')
     """
     func = "sharpness"
     params, batches = _setup(model, loss_fn, data, func)
