@@ -15,7 +15,7 @@ import torch
 
 from deepscope.errors import param_error
 
-__all__ = ["make_generator", "numpy_rng", "seeded_init", "spawn"]
+__all__ = ["check_seeds", "make_generator", "numpy_rng", "seeded_init", "spawn"]
 
 _ACCEPTED = "an int >= 0 or a CPU torch.Generator"
 
@@ -47,6 +47,27 @@ def make_generator(seed: Any, name: str = "seed", func: str = "deepscope"
     if seed < 0:
         raise param_error(name, func, _ACCEPTED, seed)
     return torch.Generator().manual_seed(int(seed)), int(seed)
+
+
+def check_seeds(seeds: Any, func: str, name: str = "seeds") -> tuple[int, ...]:
+    """A non-empty sequence of distinct ints ``>= 0`` as a tuple, or the standard error.
+
+    Example:
+        >>> check_seeds(range(3), "f")
+        (0, 1, 2)
+    """
+    accepted = "a non-empty sequence of distinct non-negative ints"
+    if isinstance(seeds, (str, bytes)):
+        raise param_error(name, func, accepted, seeds)
+    try:
+        out = tuple(seeds)
+    except TypeError:
+        raise param_error(name, func, accepted, seeds) from None
+    ok = bool(out) and all(not isinstance(s, bool) and isinstance(s, (int, np.integer))
+                           and s >= 0 for s in out)
+    if not ok or len(set(out)) != len(out):
+        raise param_error(name, func, accepted, seeds)
+    return tuple(int(s) for s in out)
 
 
 def spawn(generator: torch.Generator) -> int:

@@ -23,6 +23,7 @@ from deepscope.errors import (
     param_error,
 )
 
+from deepscope.seeding import check_seeds
 from deepscope.store._run import (
     Run,
     _MANIFEST,
@@ -35,7 +36,6 @@ from deepscope.store._run import (
     _effective_status,
     _versions,
     _check_name,
-    _check_seeds,
     _count_rows,
 )
 
@@ -93,7 +93,7 @@ class RunStore:
         if not isinstance(config, Mapping):
             raise param_error("config", func, "a mapping or a dataclass instance", config)
         config = json.loads(_dumps(dict(config)))  # normalised exactly as stored
-        seeds = _check_seeds(seeds, func)
+        seeds = list(check_seeds(seeds, func))
         if run_id is None:
             run_id = self._new_id()
         else:

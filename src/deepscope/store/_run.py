@@ -139,15 +139,6 @@ def _check_name(value: Any, name: str, func: str) -> str:
     return value
 
 
-def _check_seeds(seeds: Any, func: str) -> list[int]:
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
-        raise param_error("seeds", func, "a non-empty list of distinct ints", seeds)
-    out = [check_int(s, "seeds", func) for s in seeds]
-    if not out or len(set(out)) != len(out):
-        raise param_error("seeds", func, "a non-empty list of distinct ints", seeds)
-    return out
-
-
 def _as_ints(values: np.ndarray, name: str, func: str) -> np.ndarray:
     if values.dtype.kind in "iu":
         return values.astype(np.int64)

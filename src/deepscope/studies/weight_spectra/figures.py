@@ -33,7 +33,7 @@ def _esd_grid(res, title: str):
     fig = MplFigure(figsize=(4.2 * n, 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n))
     for i, ax in enumerate(axes):
-        plot_esd(res, i, ax=ax, bins=40)
+        plot_esd(res, ax, layer=i, bins=40)
     fig.suptitle(title)
     return fig
 
