@@ -15,7 +15,7 @@ from deepscope.lenses.curvature.hessian import (
     hessian_trace,
     hvp,
 )
-from deepscope.lenses.registry import LensCase, register_lens
+from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
 
 __all__ = [
     "HessianDensity",
@@ -30,16 +30,10 @@ __all__ = [
 
 
 def _tiny(**kwargs):
-    import torch
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g))
-    x, y = torch.randn(16, 3, generator=g), torch.randint(0, 2, (16,), generator=g)
-    return LensCase((net, F.cross_entropy, (x, y)), kwargs, model=net)
+    net = tiny_net(3, 4, 2, activation="tanh")
+    return LensCase((net, F.cross_entropy, tiny_data(16, 3)), kwargs, model=net)
 
 
 def _hvp_case():

@@ -13,7 +13,7 @@ from deepscope.lenses.gradients.variance import (
     parity_gradient_variance,
 )
 from deepscope.lenses.gradients.snr import GradientSNRAccumulator
-from deepscope.lenses.registry import LensCase, register_lens
+from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
 
 __all__ = [
     "GradientSNR",
@@ -26,14 +26,7 @@ __all__ = [
 
 
 def _net():
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-    return net
+    return tiny_net(4, 5, 1, activation="tanh")
 
 
 def _hinge(out, target):

@@ -17,7 +17,7 @@ from deepscope.lenses.landscape.surface import (
     random_direction,
     sharpness,
 )
-from deepscope.lenses.registry import LensCase, register_lens
+from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
 
 __all__ = [
     "Interpolation",
@@ -34,21 +34,11 @@ __all__ = [
 
 
 def _net(seed=0):
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g))
-    return net
+    return tiny_net(3, 4, 2, seed=seed)
 
 
 def _data():
-    import torch
-
-    g = torch.Generator().manual_seed(5)
-    return torch.randn(12, 3, generator=g), torch.randint(0, 2, (12,), generator=g)
+    return tiny_data(12, 3)
 
 
 def _line_case():

@@ -19,7 +19,7 @@ from deepscope.lenses.regions.exact import (
     regions_on_segment,
     regions_on_segments,
 )
-from deepscope.lenses.registry import LensCase, register_lens
+from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
 
 __all__ = [
     "ActivationPatterns",
@@ -38,20 +38,11 @@ __all__ = [
 
 
 def _net():
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(2, 6), torch.nn.ReLU(), torch.nn.Linear(6, 1))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g))
-    return net
+    return tiny_net(2, 6, 1)
 
 
 def _points(n):
-    import torch
-
-    return torch.randn(n, 2, generator=torch.Generator().manual_seed(1))
+    return tiny_data(n, 2, seed=1)[0]
 
 
 def _patterns_case():

@@ -16,7 +16,7 @@ from deepscope.lenses.spectra.analysis import (
     fit_power_law,
     weight_matrices,
 )
-from deepscope.lenses.registry import LensCase, register_lens
+from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
 
 __all__ = [
     "MarchenkoPasturFit",
@@ -32,14 +32,7 @@ __all__ = [
 
 
 def _mlp():
-    import torch
-
-    torch_gen = torch.Generator().manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(12, 20), torch.nn.ReLU(), torch.nn.Linear(20, 4))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=torch_gen) * 0.3)
-    return net
+    return tiny_net(12, 20, 4)
 
 
 def _eigenvalues():
