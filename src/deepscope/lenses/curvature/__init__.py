@@ -32,7 +32,7 @@ __all__ = [
 def _tiny(**kwargs):
     import torch.nn.functional as F
 
-    net = tiny_net(3, 4, 2, activation="tanh")
+    net = tiny_net(3, 4, 2, activation="tanh", norm=True)
     return LensCase((net, F.cross_entropy, tiny_data(16, 3)), kwargs, model=net)
 
 
@@ -40,7 +40,7 @@ def _hvp_case():
     import torch
 
     case = _tiny()
-    return LensCase((*case.args, torch.ones(26)), {}, model=case.model)
+    return LensCase((*case.args, torch.ones(34)), {}, model=case.model)
 
 
 _NEEDS = ("model", "data", "loss")
