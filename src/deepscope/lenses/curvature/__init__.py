@@ -50,7 +50,8 @@ register_lens("curvature.hvp", hvp, needs=_NEEDS, case=_hvp_case, tidy=False,
               bad=[({"kind": "x"}, "kind"), ({"parameters": ["nope"]}, "parameters")])
 register_lens("curvature.hessian_eigs", hessian_eigs, needs=_NEEDS,
               case=lambda: _tiny(k=2, seed=1), seeded=True,
-              bad=[*_COMMON, ({"k": 0}, "k"), ({"which": "x"}, "which")])
+              bad=[*_COMMON, ({"k": 0}, "k"), ({"which": "x"}, "which"),
+                   ({"max_hvp": 0}, "max_hvp")])
 register_lens("curvature.hessian_trace", hessian_trace, needs=_NEEDS,
               case=lambda: _tiny(max_hvp=40, sketch=4, seed=1), seeded=True,
               bad=[*_COMMON, ({"rtol": 0.0}, "rtol"), ({"max_hvp": 1}, "max_hvp")])
