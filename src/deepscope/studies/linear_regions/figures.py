@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pandas as pd
 
@@ -26,11 +24,11 @@ def _small_multiples(run):
 
     from deepscope.plots import plot_regions
 
-    files = sorted(run.artifact_path("partitions").glob("*.pkl"))
-    if not files:
+    from deepscope.studies.linear_regions.partitions import first_partitions
+
+    payload = first_partitions(run.artifact_path("partitions"))
+    if payload is None:
         return None
-    with open(files[0], "rb") as fh:
-        payload = pickle.load(fh)
     parts = payload["partitions"]
     steps = sorted(parts)
     cols = min(4, len(steps))
