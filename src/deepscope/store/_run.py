@@ -75,8 +75,10 @@ def _versions() -> dict[str, str]:
 
 
 def _bad_part(path: Path, exc: BaseException) -> DeepscopeValueError:
-    reason = "is empty" if path.stat().st_size == 0 else f"is not a readable Parquet file ({exc})"
-    reason = reason.splitlines()[0] if reason else reason
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    detail = detail.replace(f"'{path}': ", "").replace(str(path), path.name)[:200]
+    reason = ("is empty" if path.stat().st_size == 0
+              else f"is not a readable Parquet file ({detail.rstrip('.')})")
     return DeepscopeValueError(f"Damaged run folder {str(path.parent.parent)!r}: part "
                                f"{path.name} {reason}.")
 
