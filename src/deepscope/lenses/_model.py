@@ -95,6 +95,12 @@ def each_batch(batches: Iterable, func: str, device: torch.device
             raise param_error("data", func, _DATA + " (inputs a tensor or a tuple of tensors)",
                               f"inputs of type {type(x).__name__}", type_error=True)
         y = y.to(device) if isinstance(y, torch.Tensor) else y
+        first = x if isinstance(x, torch.Tensor) else x[0]
+        if (isinstance(y, torch.Tensor) and y.ndim > 0 and first.ndim > 0
+                and y.shape[0] != first.shape[0]):
+            raise DeepscopeValueError(
+                f"A batch of 'data' in {func} has {first.shape[0]} inputs but {y.shape[0]} "
+                "targets; inputs and targets must have the same length (dimension 0).")
         seen = True
         yield x, y, _batch_size(x, y, func)
     if not seen:

@@ -7,11 +7,17 @@ A run is a folder ``<root>/<study>/<id>/``::
                             tidy rows: step, lens, layer, metric, value, seed
     figures/                PNG (and SVG) figures written by the report
     report.html             the self-contained report
-    checkpoint.pt, ...      artifacts written by studies (``run.artifact_path(name)``)
+    checkpoint.pt, ...      artifacts written by studies (``run.artifact_path(name)``);
+                            checkpoints hold tensors and plain containers only
+    run.lock                pid, host and start time of the process writing the run
 
 :meth:`Run.record` buffers rows; :meth:`Run.flush` writes them as the next part. Parts and
 the manifest go to a temporary file moved into place with :func:`os.replace`, so a run
-killed at any moment keeps every part it flushed and a readable manifest.
+killed at any moment keeps every part it flushed and a readable manifest; a run folder is
+built under a hidden name and renamed into place. Nothing in a run folder is ever
+unpickled. The manifest records the store ``format`` (:data:`FORMAT`); runs of an older
+format are read (and migrated on resume), newer ones refused with one line naming the
+version that wrote them.
 :meth:`RunStore.query` reads every run of a folder with one DuckDB glob.
 
 Example:
@@ -30,6 +36,7 @@ Example:
 from __future__ import annotations
 
 from deepscope.store._catalog import RunStore
+from deepscope.store._io import FORMAT, RunLocked
 from deepscope.store._run import COLUMNS, STATUSES, Run
 
-__all__ = ["COLUMNS", "Run", "RunStore", "STATUSES"]
+__all__ = ["COLUMNS", "FORMAT", "Run", "RunLocked", "RunStore", "STATUSES"]
