@@ -80,7 +80,8 @@ class SegmentRegions(Tidy):
             ``affine[i, :, 0] * t + affine[i, :, 1]``.
         codes: ``(count, n_units)`` bool activation code of each region.
         rtol: the tolerance used.
-        lens: ``"regions.regions_on_segment"``. ``tidy()``: ``layer`` is ``""`` (the whole model), key ``region``.
+        lens: ``"regions.regions_on_segment"``. ``tidy()``: ``layer`` is ``""`` (the whole
+            model), key ``region``.
     """
 
     _metrics = ('t_start', 't_end', 'unit', 'slope')
