@@ -18,7 +18,7 @@ from deepscope.errors import DeepscopeError
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "lenses", "nets", "plots", "report", "seeding", "store",
+_SUBMODULES = ("data", "lenses", "losses", "nets", "plots", "report", "seeding", "store",
                "studies", "train")
 _ATTRIBUTES = {"capture": ("deepscope.activations", "capture")}
 
@@ -43,5 +43,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from deepscope import data, lenses, nets, plots, report, seeding, store, studies, train
+    from deepscope import (data, lenses, losses, nets, plots, report, seeding, store, studies,
+                           train)
     from deepscope.activations import capture

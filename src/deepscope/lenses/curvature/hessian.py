@@ -140,6 +140,8 @@ class HessianEigs:
         seed: Seed of the start vector.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
     """
 
     eigenvalues: torch.Tensor
@@ -152,6 +154,7 @@ class HessianEigs:
     seed: int
     kind: str
     n_params: int
+    ad_mode: str | None = None
 
     def to_frame(self):
         """One row per eigenpair: ``rank, eigenvalue, residual, converged, kind``."""
@@ -220,7 +223,8 @@ def hessian_eigs(model: nn.Module | HessianOperator, loss_fn: Callable | None = 
                             max_iter=max_iter, max_basis=max(2 * k * n_ends + 20, 40),
                             generator=gen, like=_like(op))
     return HessianEigs(out.values.cpu(), out.vectors, out.residuals.cpu(), out.converged.cpu(),
-                       op.n_products - start, which, tol, seed, op.kind, op.n_params)
+                       op.n_products - start, which, tol, seed, op.kind, op.n_params,
+                       ad_mode=op.ad_mode)
 
 
 # ----------------------------------------------------------------------------- trace
@@ -241,6 +245,8 @@ class HessianTrace:
         seed: Seed of the probes.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
     """
 
     estimate: float
@@ -253,6 +259,7 @@ class HessianTrace:
     seed: int
     kind: str
     n_params: int
+    ad_mode: str | None = None
 
     def to_frame(self):
         """One row: ``method, kind, estimate, stderr, n_hvp, converged``."""
@@ -321,7 +328,8 @@ def hessian_trace(model: nn.Module | HessianOperator, loss_fn: Callable | None =
     else:
         out = _kry.hutch_pp(op.matmat, op.n_params, sketch=used_sketch, **common)
     return HessianTrace(out.estimate, out.stderr, op.n_products - start, out.converged,
-                        method, rtol, used_sketch, seed, op.kind, op.n_params)
+                        method, rtol, used_sketch, seed, op.kind, op.n_params,
+                        ad_mode=op.ad_mode)
 
 
 # ----------------------------------------------------------------------------- density
@@ -343,6 +351,8 @@ class HessianDensity:
         seed: Seed of the start vectors.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
     """
 
     nodes: torch.Tensor
@@ -355,6 +365,7 @@ class HessianDensity:
     kind: str
     n_params: int
     params: dict = field(default_factory=dict)
+    ad_mode: str | None = None
 
     def moment(self, order: int = 1) -> float:
         """Quadrature estimate of :math:`\\operatorname{tr}(H^p) / P`, averaged over runs."""
@@ -447,4 +458,5 @@ def hessian_density(model: nn.Module | HessianOperator, loss_fn: Callable | None
     dens = dens / torch.trapezoid(dens, grid)
     return HessianDensity(nodes, weights, grid, dens, float(sigma), op.n_products - start, seed,
                           op.kind, op.n_params, {"n_runs": n_runs, "n_iter": n_iter,
-                                                 "n_grid": n_grid})
+                                                 "n_grid": n_grid},
+                          ad_mode=op.ad_mode)

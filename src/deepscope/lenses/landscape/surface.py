@@ -53,6 +53,13 @@ __all__ = [
 # ----------------------------------------------------------------------------- results
 
 
+def _drop_nan_accuracy(frame):
+    """Accuracy only where the outputs are class logits: an all-NaN column is left out."""
+    if "accuracy" in frame and bool(frame["accuracy"].isna().all()):
+        return frame.drop(columns="accuracy")
+    return frame
+
+
 @dataclass(frozen=True, eq=False)
 class LossLine:
     """Loss along ``theta + alpha * d``.
@@ -75,7 +82,8 @@ class LossLine:
         """One row per point: ``alpha, loss, accuracy``."""
         import pandas as pd
 
-        return pd.DataFrame({"alpha": self.coords, "loss": self.loss, "accuracy": self.accuracy})
+        return _drop_nan_accuracy(pd.DataFrame({"alpha": self.coords, "loss": self.loss,
+                                                "accuracy": self.accuracy}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,8 +111,9 @@ class LossPlane:
         import pandas as pd
 
         a, b = np.meshgrid(self.coords[0], self.coords[1], indexing="ij")
-        return pd.DataFrame({"alpha": a.ravel(), "beta": b.ravel(), "loss": self.loss.ravel(),
-                             "accuracy": self.accuracy.ravel()})
+        return _drop_nan_accuracy(pd.DataFrame({
+            "alpha": a.ravel(), "beta": b.ravel(), "loss": self.loss.ravel(),
+            "accuracy": self.accuracy.ravel()}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,8 +143,9 @@ class Interpolation:
         """One row per point: ``t, loss, accuracy, aligned``."""
         import pandas as pd
 
-        return pd.DataFrame({"t": self.t, "loss": self.loss, "accuracy": self.accuracy,
-                             "aligned": self.aligned})
+        return _drop_nan_accuracy(pd.DataFrame({"t": self.t, "loss": self.loss,
+                                                "accuracy": self.accuracy,
+                                                "aligned": self.aligned}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,7 +203,7 @@ def _setup(model, loss_fn, data, func):
     _ev.check_loss_fn(loss_fn, func)
     params = _ev.detached(model)
     dev = next(iter(params.values())).device
-    return params, _ev.batches(data, func, dev)
+    return params, _ev.batches(data, func, dev, loss_fn)
 
 
 # ----------------------------------------------------------------------------- directions
@@ -385,7 +395,7 @@ def align_neurons(model_a: nn.Module, model_b: nn.Module, data: Any) -> nn.Modul
     _ev.check_model(model_a, "model_a", func)
     _ev.check_model(model_b, "model_b", func)
     dev = next(model_a.parameters()).device
-    x = torch.cat([xb for xb, _ in _ev.batches(data, func, dev)])
+    x = torch.cat([xb for xb, _, _ in _ev.batches(data, func, dev)])
     return align_impl(model_a, model_b, x, func)[0]
 
 
@@ -433,7 +443,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data:
     perms: tuple[np.ndarray, ...] = ()
     other = model_b
     if align:
-        x = torch.cat([xb for xb, _ in batches])
+        x = torch.cat([xb for xb, _, _ in batches])
         other, plist = align_impl(model_a, model_b, x, func)
         perms = tuple(plist)
     params_b = _ev.as_direction(_ev.detached(other), params_a, "model_b", func)
