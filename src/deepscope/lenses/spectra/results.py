@@ -129,7 +129,7 @@ class MarchenkoPasturFit:
 _COLUMNS = ("layer", "matrix", "kind", "N", "M", "n_slices", "q", "n_evals", "lambda_max",
             "alpha", "alpha_hat", "D", "xmin", "n_tail", "sigma", "stable_rank", "log_norm",
             "log_spectral_norm", "log_alpha_norm", "n_spikes", "mp_softrank", "bulk_variance",
-            "bulk_max", "rand_lambda_max", "rand_distance", "n_traps")
+            "bulk_max", "rand_lambda_max", "rand_distance", "n_traps", "note", "aliases")
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +152,10 @@ class WeightSpectra:
         metrics: per matrix, norms and randomisation metrics.
         params: the options of the analysis.
         seed: seed of the permutations.
+        notes: per matrix, why its power-law fit is NaN (fewer than ``min_evals``
+            eigenvalues) and whether it is a depthwise conv; ``""`` otherwise.
+        aliases: per matrix, the other module names of the same (tied) tensor.
+        skipped: ``(parameter name, reason)`` of every parameter not analysed.
     """
 
     layers: tuple[str, ...]
@@ -169,6 +173,9 @@ class WeightSpectra:
     metrics: tuple[dict, ...]
     params: dict
     seed: int
+    notes: tuple[str, ...] = ()
+    aliases: tuple[tuple[str, ...], ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
 
     def index(self, layer: str | int, matrix: str | None = None) -> int:
         """Position of the matrix of ``layer`` (a name, or a position) and ``matrix``."""
@@ -185,7 +192,8 @@ class WeightSpectra:
 
     def to_frame(self):
         """One row per matrix: shape, ``alpha``, ``alpha_hat``, ``D``, ``xmin``, norms, MP
-        and randomisation columns (NaN where not computed)."""
+        and randomisation columns (NaN where not computed), ``note`` (why alpha is NaN,
+        depthwise) and ``aliases`` (tied names, comma-separated)."""
         import pandas as pd
 
         rows = []
@@ -209,5 +217,7 @@ class WeightSpectra:
                 "rand_lambda_max": met.get("rand_lambda_max", nan),
                 "rand_distance": met.get("rand_distance", nan),
                 "n_traps": rmp.n_spikes if rmp else -1,
+                "note": self.notes[i] if self.notes else "",
+                "aliases": ",".join(self.aliases[i]) if self.aliases else "",
             })
         return pd.DataFrame(rows, columns=list(_COLUMNS))
