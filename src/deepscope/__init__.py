@@ -20,9 +20,10 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "lenses", "losses", "nets", "plots", "report", "seeding", "store",
                "studies", "train")
-_ATTRIBUTES = {"capture": ("deepscope.activations", "capture")}
+_ATTRIBUTES = {"capture": ("deepscope.activations", "capture"),
+               "inspect": ("deepscope.inspection", "inspect")}
 
-__all__ = ["DeepscopeError", "__version__", "capture", *_SUBMODULES]
+__all__ = ["DeepscopeError", "__version__", "capture", "inspect", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
@@ -46,3 +47,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from deepscope import (data, lenses, losses, nets, plots, report, seeding, store, studies,
                            train)
     from deepscope.activations import capture
+    from deepscope.inspection import inspect

@@ -1,0 +1,420 @@
+"""``ds.inspect``: every lens that applies to one's own model, each isolated, stored as a run.
+
+The checkups of the core families (spectra, curvature, landscape, gradients) call their
+lenses with budgets sized to the model (:func:`budgets`); any other lens registered in
+:mod:`deepscope.lenses.registry` joins by name (``lenses=["family.function", ...]``) when
+its ``needs`` can be served (``model``/``weights`` alone: ``func(model)``; with ``loss``
+and ``data``: ``func(model, loss_fn, data)``). A lens that fails or cannot run records why;
+the others still run.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import resource
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from deepscope.errors import DeepscopeValueError, check_float, param_error
+
+__all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "budgets", "inspect"]
+
+#: The lenses ``inspect`` runs when none are named.
+DEFAULT_LENSES = ("spectra", "curvature", "landscape", "gradients")
+_SERVED = {"model", "weights", "data", "loss"}
+
+
+@dataclass
+class _Context:
+    model: nn.Module
+    data: Any
+    loss_fn: Callable | None
+    seed: int
+    budget: dict
+
+
+@dataclass
+class Outcome:
+    """What one lens gave: tidy rows, headline metrics and findings (plain sentences)."""
+
+    rows: list[tuple[str, str, float]] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Checkup:
+    """A lens as ``inspect`` runs it: what it needs and how to call it on a model."""
+
+    name: str
+    needs: tuple[str, ...]
+    run: Callable[[_Context], Outcome]
+
+
+def budgets(n_params: int) -> dict:
+    """Work sized to the model: fewer Hessian-vector products and plane points when big.
+
+    Above one million parameters (a GPT-2-small forward+backward takes about a second on
+    2 cores, one Hessian-vector product about 5 s): 15 products for the top eigenvalue,
+    15 trace probes (10 minimum for Hutchinson), an 11 x 11 loss plane, 5 sharpness
+    steps. Smaller models get 60 / 40 / 21 x 21 / 20.
+    """
+    big = n_params > 1_000_000
+    return {"eig_hvp": 15 if big else 60, "trace_hvp": 15 if big else 40,
+            "plane": 11 if big else 21, "sharpness_steps": 5 if big else 20}
+
+
+def _second_order_model(model: nn.Module) -> nn.Module:
+    """fp16/bf16 models are upcast (a copy) to float32 for second-order work."""
+    p = next(model.parameters(), None)
+    if p is not None and p.dtype in (torch.float16, torch.bfloat16):
+        return copy.deepcopy(model).float()
+    return model
+
+
+# ------------------------------------------------------------------ core checkups
+
+
+def _spectra(ctx: _Context) -> Outcome:
+    from deepscope.lenses.spectra import analyze_weights
+
+    res = analyze_weights(ctx.model, seed=ctx.seed)
+    frame = res.to_frame()
+    out = Outcome()
+    for r in frame.itertuples(index=False):
+        layer = r.layer if r.matrix == "weight" else f"{r.layer}.{r.matrix}"
+        out.rows += [(layer, "alpha", float(r.alpha)), (layer, "log_norm", float(r.log_norm)),
+                     (layer, "stable_rank", float(r.stable_rank))]
+    fitted = frame[frame.alpha.notna()]
+    outside = fitted[(fitted.alpha < 2) | (fitted.alpha > 6)]
+    out.metrics = {"matrices": float(len(frame)), "mean_alpha": float(fitted.alpha.mean())
+                   if len(fitted) else math.nan, "alpha_outside_2_6": float(len(outside))}
+    if len(outside):
+        names = ", ".join(f"{a} ({b:.2f})" for a, b in zip(outside.layer[:5], outside.alpha))
+        out.findings.append(f"spectra: {len(outside)} of {len(fitted)} fitted matrices have "
+                            f"alpha outside [2, 6]: {names}{' ...' if len(outside) > 5 else ''}")
+    unfit = int(frame.alpha.isna().sum())
+    if unfit:
+        out.findings.append(f"spectra: {unfit} matrices too small for a power-law fit "
+                            f"(fewer than {res.params['min_evals']} eigenvalues)")
+    if res.skipped:
+        out.findings.append(f"spectra: {len(res.skipped)} parameters are not matrices "
+                            "(biases, norms; listed in the result)")
+    return out
+
+
+def _curvature(ctx: _Context) -> Outcome:
+    from deepscope.lenses.curvature import HessianOperator, hessian_eigs, hessian_trace
+
+    model = _second_order_model(ctx.model)
+    op = HessianOperator(model, ctx.loss_fn, ctx.data, func="inspect")
+    eig = hessian_eigs(op, max_iter=ctx.budget["eig_hvp"], tol=1e-2, seed=ctx.seed)
+    tr = hessian_trace(op, method="hutchinson", max_hvp=max(ctx.budget["trace_hvp"], 10),
+                       rtol=0.05, seed=ctx.seed)
+    top = float(eig.eigenvalues[0])
+    out = Outcome(metrics={"top_eigenvalue": top, "trace": tr.estimate,
+                           "trace_stderr": tr.stderr, "hvp": float(op.n_products)})
+    out.rows = [("model", k, v) for k, v in out.metrics.items()]
+    conv = "converged" if bool(eig.converged[0]) else "not converged within the budget"
+    out.findings.append(f"curvature: top Hessian eigenvalue {top:.4g} ({conv}, "
+                        f"{eig.n_hvp} products, {op.ad_mode}); trace {tr.estimate:.4g} "
+                        f"+- {tr.stderr:.2g}")
+    return out
+
+
+def _landscape(ctx: _Context) -> Outcome:
+    from deepscope.lenses.landscape import loss_plane, random_direction, sharpness
+
+    n = ctx.budget["plane"]
+    d1, d2 = random_direction(ctx.model, ctx.seed), random_direction(ctx.model, ctx.seed + 1)
+    plane = loss_plane(ctx.model, ctx.loss_fn, ctx.data, d1, d2, steps=(n, n))
+    sharp = sharpness(ctx.model, ctx.loss_fn, ctx.data, steps=ctx.budget["sharpness_steps"],
+                      seed=ctx.seed)
+    rise = float(plane.loss.max() - plane.center_loss)
+    out = Outcome(metrics={"loss": float(plane.center_loss), "plane_max_rise": rise,
+                           "plane_min_loss": float(plane.loss.min()),
+                           "sharpness": float(sharp.value)})
+    out.rows = [("model", k, v) for k, v in out.metrics.items()]
+    lower = plane.center_loss - float(plane.loss.min())
+    out.findings.append(f"landscape: loss {plane.center_loss:.4g}; along two filter-normalised "
+                        f"random directions it rises by up to {rise:.4g}"
+                        + (f" and falls by {lower:.4g} (not at a minimum)" if lower > 1e-6
+                           else "") + f"; epsilon-sharpness {sharp.value:.3g}%")
+    return out
+
+
+def _split(data: Any) -> list:
+    """One batch cut into up to 4 batches (gradient SNR needs at least two gradients)."""
+    from deepscope.lenses._model import as_batches, first_tensor
+
+    batches = list(as_batches(data, "inspect"))
+    if len(batches) >= 2:
+        return batches
+    x, y = batches[0]
+    n = first_tensor(x).shape[0]
+    k = min(4, n)
+    if k < 2:
+        raise DeepscopeValueError("gradients: one sample gives one gradient; the SNR needs "
+                                  "a batch of at least 2 samples.")
+    bounds = [round(i * n / k) for i in range(k + 1)]
+
+    def cut(v, a, b):
+        if isinstance(v, torch.Tensor) and v.ndim and v.shape[0] == n:
+            return v[a:b]
+        if isinstance(v, dict):
+            return {key: cut(t, a, b) for key, t in v.items()}
+        if isinstance(v, (tuple, list)):
+            return type(v)(cut(t, a, b) for t in v)
+        return v
+
+    return [(cut(x, a, b), cut(y, a, b)) for a, b in zip(bounds, bounds[1:])]
+
+
+def _gradients(ctx: _Context) -> Outcome:
+    from deepscope.lenses.gradients import gradient_snr
+
+    res = gradient_snr(ctx.model, ctx.loss_fn, _split(ctx.data))
+    out = Outcome(metrics={"gradient_snr": float(res.total_snr)})
+    out.rows = [(m, "snr", float(v)) for m, v in zip(res.modules, res.module_snr)]
+    out.rows.append(("model", "snr", float(res.total_snr)))
+    out.findings.append(f"gradients: signal-to-noise ratio of the gradient across batches "
+                        f"{res.total_snr:.3g}")
+    return out
+
+
+CHECKUPS: dict[str, Checkup] = {
+    "spectra": Checkup("spectra", ("weights",), _spectra),
+    "curvature": Checkup("curvature", ("model", "loss", "data"), _curvature),
+    "landscape": Checkup("landscape", ("model", "loss", "data"), _landscape),
+    "gradients": Checkup("gradients", ("model", "loss", "data"), _gradients),
+}
+
+
+def _from_registry(name: str) -> Checkup:
+    from deepscope.lenses.registry import get_lens
+
+    spec = get_lens(name)
+
+    def run(ctx: _Context) -> Outcome:
+        if set(spec.needs) - _SERVED:
+            raise DeepscopeValueError(f"{name} needs {sorted(set(spec.needs) - _SERVED)}, "
+                                      "which inspect cannot provide from a model and a batch.")
+        args = ((ctx.model, ctx.loss_fn, ctx.data) if {"loss", "data"} & set(spec.needs)
+                else (ctx.model,))
+        result = spec.func(*args)
+        frame = result.tidy() if hasattr(result, "tidy") else None
+        out = Outcome()
+        if frame is not None:
+            out.rows = [(str(r.layer), str(r.metric), float(r.value))
+                        for r in frame.itertuples(index=False)]
+        return out
+
+    return Checkup(name, spec.needs, run)
+
+
+def _choose(lenses: Sequence[str] | None) -> list[Checkup]:
+    if lenses is None:
+        return [CHECKUPS[n] for n in DEFAULT_LENSES]
+    if isinstance(lenses, str) or not all(isinstance(n, str) for n in lenses):
+        raise param_error("lenses", "inspect", "a list of lens names", lenses, type_error=True)
+    out = []
+    for name in lenses:
+        if name == "all":
+            from deepscope.lenses.registry import lenses as registered
+
+            out += [CHECKUPS[n] for n in DEFAULT_LENSES]
+            out += [_from_registry(s.name) for s in registered()
+                    if s.family not in CHECKUPS and set(s.needs) <= _SERVED]
+        elif name in CHECKUPS:
+            out.append(CHECKUPS[name])
+        else:
+            out.append(_from_registry(name))
+    return list({c.name: c for c in out}.values())
+
+
+# ------------------------------------------------------------------ the run
+
+
+def _missing(check: Checkup, has_data: bool, has_loss: bool) -> str | None:
+    if "data" in check.needs and not has_data:
+        return "needs data (--data)"
+    if "loss" in check.needs and not has_loss:
+        return "needs a loss (--loss)"
+    return None
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _run_all(model, data, loss_fn, checks, seed, deadline, progress, tag) -> list[dict]:
+    n_params = sum(p.numel() for p in model.parameters())
+    ctx = _Context(model, data, loss_fn, seed, budgets(n_params))
+    records = []
+    for check in checks:
+        rec = {"lens": check.name, "model": tag, "status": "done", "seconds": 0.0,
+               "detail": "", "outcome": Outcome()}
+        why = _missing(check, data is not None, loss_fn is not None)
+        if why is None and deadline is not None and time.monotonic() > deadline:
+            why = "time limit reached before it started"
+        if why is not None:
+            rec.update(status="skipped", detail=why)
+            records.append(rec)
+            continue
+        if progress is not None:
+            progress(f"{tag}: {check.name}")
+        start = time.perf_counter()
+        try:
+            rec["outcome"] = check.run(ctx)
+        except Exception as err:  # noqa: BLE001 - each lens isolated; the reason is kept
+            rec.update(status="failed", detail=f"{type(err).__name__}: {err}"[:600])
+        rec["seconds"] = time.perf_counter() - start
+        rec["peak_rss_mib"] = _peak_rss_mib()
+        records.append(rec)
+    return records
+
+
+def inspect(model: nn.Module, data: Any = None, loss_fn: Callable | None = None, *,
+            lenses: Sequence[str] | None = None, time_limit: float | None = None,
+            against: nn.Module | None = None, root: str | Path = "runs", seed: int = 0,
+            sources: dict | None = None, progress: Callable[[str], None] | None = None):
+    """A checkup of one's own model: every lens that applies, each isolated, stored as a run.
+
+    Args:
+        model: The network (left untouched: lenses are pure).
+        data: ``(inputs, targets)`` (inputs a tensor, tuple or dict) or an iterable of
+            such; ``None`` runs only the data-free lenses.
+        loss_fn: ``loss_fn(outputs, targets) -> mean loss`` (see :mod:`deepscope.losses`).
+        lenses: Names: ``"spectra"``, ``"curvature"``, ``"landscape"``, ``"gradients"``,
+            any registered lens (``"family.function"``) or ``"all"``; default
+            :data:`DEFAULT_LENSES`.
+        time_limit: Seconds for the whole checkup; a lens not started by then is skipped
+            (with that reason); a running lens is not interrupted.
+        against: A second model of the same architecture (e.g. after fine-tuning): the same
+            lenses run on it and the report shows both with their differences.
+        root: The runs folder.
+        seed: Seed of every randomised lens.
+        sources: Paths to record in the manifest (``weights``, ``data``, ...).
+        progress: Called with a line before each lens.
+
+    Returns:
+        The :class:`deepscope.store.Run` (study ``"inspect"``) with ``report.html``; its
+        manifest lists each lens's status, time, peak RSS and, if it could not run, why.
+
+    Example:
+        >>> import torch, deepscope as ds
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+        >>> run = ds.inspect(net, data=(x, y), loss_fn=ds.losses.cross_entropy, root="runs")
+    """
+    from deepscope.inspection.loading import sha256_of_state
+    from deepscope.lenses._model import check_model
+    from deepscope.store import RunStore
+
+    func = "inspect"
+    check_model(model, func)
+    if against is not None:
+        check_model(against, func, "against")
+    if loss_fn is not None and not callable(loss_fn):
+        raise param_error("loss_fn", func, "a callable loss_fn(outputs, targets)",
+                          type(loss_fn).__name__, type_error=True)
+    if time_limit is not None:
+        time_limit = check_float(time_limit, "time_limit", func, low=0.0, closed="neither")
+    checks = _choose(lenses)
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    n_params = sum(p.numel() for p in model.parameters())
+    config = {"model_class": type(model).__name__, "n_params": int(n_params),
+              "lenses": [c.name for c in checks], "time_limit": time_limit,
+              "loss": getattr(loss_fn, "__name__", type(loss_fn).__name__) if loss_fn else None,
+              "against": against is not None, "sources": sources or {}}
+    run = RunStore(root=root).create(study="inspect", config=config, seeds=[seed])
+    run.update_manifest(weights_sha256=sha256_of_state(model),
+                        data_sha256=_data_hash(data), budgets=budgets(n_params))
+    records = _run_all(model, data, loss_fn, checks, seed, deadline, progress, "model")
+    if against is not None:
+        records += _run_all(against, data, loss_fn, checks, seed, deadline, progress,
+                            "against")
+        run.update_manifest(against_sha256=sha256_of_state(against))
+    _store(run, records)
+    return run
+
+
+def _data_hash(data: Any) -> str | None:
+    import hashlib
+
+    if data is None:
+        return None
+    h = hashlib.sha256()
+
+    def feed(v):
+        if isinstance(v, torch.Tensor):
+            h.update(f"{v.dtype}{tuple(v.shape)}".encode())
+            h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+                     .tobytes())
+        elif isinstance(v, dict):
+            for k in sorted(v):
+                h.update(str(k).encode())
+                feed(v[k])
+        elif isinstance(v, (tuple, list)):
+            for t in v:
+                feed(t)
+
+    feed(data)
+    return h.hexdigest()
+
+
+def _store(run, records: list[dict]) -> None:
+    from deepscope.report import build_report
+
+    for step, tag in enumerate(("model", "against")):
+        for rec in (r for r in records if r["model"] == tag):
+            rows = rec["outcome"].rows
+            if rows:
+                layer, metric, value = zip(*rows)
+                run.record(step=step, lens=rec["lens"], layer=list(layer), metric=list(metric),
+                           value=list(value))
+    run.flush()
+    lens_table = [{k: r.get(k) for k in ("lens", "model", "status", "seconds", "peak_rss_mib",
+                                         "detail")} for r in records]
+    findings = [f for r in records for f in r["outcome"].findings if r["model"] == "model"]
+    findings += [f"{r['lens']} ({r['model']}): {r['status']} - {r['detail']}" for r in records
+                 if r["status"] != "done"]
+    summary = pd.DataFrame(lens_table)
+    compare = _comparison(records)
+    if compare is not None:
+        findings.append("against: " + "; ".join(
+            f"{r.lens}.{r.metric} {r.model:.4g} -> {r.against:.4g}"
+            for r in compare.itertuples(index=False)))
+    run.update_manifest(lenses=lens_table, findings=findings,
+                        comparison=None if compare is None else compare.to_dict("records"))
+    failed = any(r["status"] == "failed" for r in records)
+    run.set_status("done")
+    build_report(run, [], summary=summary if compare is None else
+                 pd.concat([summary, compare], axis=0, ignore_index=True),
+                 notes=findings + ([] if not failed else
+                                   ["Some lenses failed; the reason is in the table."]))
+
+
+def _comparison(records: list[dict]) -> pd.DataFrame | None:
+    rows = []
+    for rec in records:
+        if rec["model"] != "model":
+            continue
+        other = next((r for r in records if r["model"] == "against"
+                      and r["lens"] == rec["lens"]), None)
+        if other is None:
+            continue
+        for key, value in rec["outcome"].metrics.items():
+            b = other["outcome"].metrics.get(key)
+            if b is not None:
+                rows.append({"lens": rec["lens"], "metric": key, "model": value,
+                             "against": b, "difference": b - value})
+    return pd.DataFrame(rows) if rows else None
