@@ -75,6 +75,13 @@ class SegmentRegions:
             ``affine[i, :, 0] * t + affine[i, :, 1]``.
         codes: ``(count, n_units)`` bool activation code of each region.
         rtol: the tolerance used.
+        complete: ``False`` when ``max_regions`` or ``time_limit`` stopped the walk: then
+            ``breakpoints``/``count`` are those of the layers walked up to ``stopped_at``
+            (a lower bound on the true count), ``pieces`` is -1 and ``affine``/``codes``
+            are empty.
+        stopped_at: the layer after whose cuts the budget was hit (``""`` if complete).
+        max_regions: the budget given (``None``: none).
+        time_limit: the time budget given, seconds (``None``: none).
     """
 
     breakpoints: np.ndarray
@@ -87,6 +94,10 @@ class SegmentRegions:
     affine: np.ndarray
     codes: np.ndarray
     rtol: float
+    complete: bool = True
+    stopped_at: str = ""
+    max_regions: int | None = None
+    time_limit: float | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per region: ``region, t_start, t_end, layer, unit`` (the unit whose switch
