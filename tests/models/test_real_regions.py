@@ -94,3 +94,23 @@ def test_budgets_stop_with_a_partial_result():
     assert not fast.complete
     with pytest.raises(DeepscopeError, match="'max_regions'"):
         regions_on_segment(net, a, b, max_regions=0)
+
+
+def test_information_plane_flags_degenerate_layers_and_pooling_helps():
+    import numpy as np
+
+    from deepscope.lenses.information import information_plane
+
+    g = torch.Generator().manual_seed(0)
+    conv = torch.randn(64, 8, 6, 6, generator=g)            # every sample its own code
+    y = torch.randint(0, 2, (64,), generator=g)
+    with pytest.warns(UserWarning, match="'conv'"):
+        plane = information_plane({"conv": conv, "const": torch.zeros(64, 3)}, y)
+    assert plane.degenerate.tolist() == [True, False]
+    assert plane.i_xt[0] == pytest.approx(np.log2(64))
+    pooled = information_plane({"conv": conv}, y, pool=True, project=2, bins=4,
+                               range=(-3.0, 3.0))
+    assert not pooled.degenerate[0] and pooled.i_xt[0] < np.log2(64)
+    again = information_plane({"conv": conv}, y, pool=True, project=2, bins=4,
+                              range=(-3.0, 3.0))
+    assert again.i_xt[0] == pooled.i_xt[0]
