@@ -26,13 +26,14 @@ def _gen(seed: int) -> torch.Generator:
 
 
 def _init(model: nn.Module, seed: int) -> nn.Module:
-    """Re-draw every float parameter from a seeded generator (no global RNG)."""
+    """Re-draw every weight and bias from a seeded generator (no global RNG); norm scales 1."""
     g = _gen(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith("bias") or p.ndim == 1:
-                continue
-            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+            if p.ndim == 1 and not name.endswith("bias"):
+                p.fill_(1.0)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
     return model.eval()
 
 

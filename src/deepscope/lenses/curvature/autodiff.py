@@ -5,7 +5,8 @@ forward-over-reverse (``jvp`` of ``grad``) where every op of the model has a for
 rule for its backward formula, and reverse-over-reverse (``vjp`` of ``grad``, a double
 backward) otherwise; which one runs is decided once per operator by a *capability probe*
 on the first product (the first mode that returns a finite product wins), never by
-matching error text. The Hessian is symmetric, so both give the same product.
+matching error text. The Hessian is symmetric, so both give the same product. Only when
+neither mode works are the composite substitutes below switched on (and the probe rerun).
 
 During second-order work:
 
@@ -70,8 +71,12 @@ class SubstituteMode(TorchFunctionMode):
 
 
 @contextlib.contextmanager
-def second_order() -> Iterator[None]:
-    """Math attention backend and composite substitutes, restored on exit."""
+def second_order(substitutes: bool = True) -> Iterator[None]:
+    """Math attention backend (and the composite substitutes), restored on exit.
+
+    The substitutes cost a Python dispatch per op, so the operator turns them on only when
+    its probe finds that no mode works without them.
+    """
     with contextlib.ExitStack() as stack:
         try:
             from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -79,5 +84,6 @@ def second_order() -> Iterator[None]:
             stack.enter_context(sdpa_kernel([SDPBackend.MATH]))
         except ImportError:  # pragma: no cover - older torch
             pass
-        stack.enter_context(SubstituteMode())
+        if substitutes:
+            stack.enter_context(SubstituteMode())
         yield

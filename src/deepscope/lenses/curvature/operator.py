@@ -8,6 +8,7 @@ parameters, buffers, ``.grad`` and ``.training`` flags are never changed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ from deepscope.lenses._model import (
     functional,
     select_parameters,
 )
-from deepscope.lenses.curvature.autodiff import MODES_AD, second_order
+from deepscope.lenses.curvature.autodiff import MODES_AD, SubstituteMode, second_order
 
 __all__ = ["HessianOperator", "KINDS", "MODES"]
 
@@ -78,6 +79,8 @@ class HessianOperator:
             counts k).
         ad_mode: ``"forward-over-reverse"`` or ``"reverse-over-reverse"`` once the first
             product has run (``None`` before).
+        substitutes: whether ops without second-order rules (hardsigmoid, hardswish) run
+            through their composite forms (switched on only when the probe needs them).
 
     Example:
         >>> op = HessianOperator(model, torch.nn.functional.cross_entropy, (x, y))
@@ -111,6 +114,7 @@ class HessianOperator:
         self._data = as_batches(data, func)
         self._buffers: dict[str, torch.Tensor] = {}
         self.ad_mode: str | None = None
+        self.substitutes = False
         self.n_products = 0
 
     # ------------------------------------------------------------------ parameters
@@ -157,20 +161,23 @@ class HessianOperator:
         symmetric, so the ``vjp`` of the gradient is the same product); the first that
         returns a finite product is kept for every later product.
         """
-        if self.ad_mode == MODES_AD[0]:
-            return jvp(grad(f), (at,), (v,))[1]
-        if self.ad_mode == MODES_AD[1]:
-            return vjp(grad(f), at)[1](v)[0]
+        if self.ad_mode is not None:
+            with SubstituteMode() if self.substitutes else contextlib.nullcontext():
+                if self.ad_mode == MODES_AD[0]:
+                    return jvp(grad(f), (at,), (v,))[1]
+                return vjp(grad(f), at)[1](v)[0]
         failures = []
-        for mode in MODES_AD:
-            try:
-                self.ad_mode = mode
-                out = self._second(f, at, v)
-            except (RuntimeError, NotImplementedError) as err:
-                self.ad_mode = None
-                failures.append(f"{mode}: {str(err).splitlines()[0][:300]}")
-                continue
-            return out
+        for subs in (False, True):
+            for mode in MODES_AD:
+                try:
+                    self.ad_mode, self.substitutes = mode, subs
+                    out = self._second(f, at, v)
+                except (RuntimeError, NotImplementedError) as err:
+                    self.ad_mode, self.substitutes = None, False
+                    if subs:
+                        failures.append(f"{mode}: {str(err).splitlines()[0][:300]}")
+                    continue
+                return out
         raise DeepscopeValueError(
             f"{self.func} cannot take second derivatives through {type(self.model).__name__}: "
             + "; ".join(failures) + ". Register an equal composite form of that op with "
@@ -200,7 +207,7 @@ class HessianOperator:
             self._buffers = {n: b.detach() for n, b in self.model.named_buffers()}
             total = torch.zeros(shape, device=self.device, dtype=self.dtype)
             count = 0
-            with second_order():
+            with second_order(substitutes=False):
                 for x, y, n in self._batches():
                     total = total + fn(x, y) * n
                     count += n

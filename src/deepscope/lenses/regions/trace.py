@@ -135,7 +135,10 @@ class Walk:
         except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model
             raise DeepscopeValueError(
                 f"The 'model' parameter of {func} must be traceable by torch.fx. Got "
-                f"{type(model).__name__}, which failed with {type(exc).__name__}: {exc}"
+                f"{type(model).__name__}, which failed with {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]} (Python control flow on the inputs, as in "
+                "transformers' models, cannot be traced; pass a module whose forward is a "
+                "plain graph of the supported ops)"
             ) from None
         self.func, self.rtol = func, rtol
         self.nodes = list(self.gm.graph.nodes)
