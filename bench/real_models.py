@@ -208,6 +208,8 @@ def main() -> None:
             "matrix": matrix()}
     if args.resnet18:
         data["resnet18_segment"] = resnet18_floor(args.resnet18_time)
+    elif out.exists() and "resnet18_segment" in json.loads(out.read_text()):
+        data["resnet18_segment"] = json.loads(out.read_text())["resnet18_segment"]  # kept
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1))
     print(markdown(data))
