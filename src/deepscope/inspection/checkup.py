@@ -112,20 +112,20 @@ def _spectra(ctx: _Context) -> Outcome:
 
 
 def _curvature(ctx: _Context) -> Outcome:
-    from deepscope.lenses.curvature import HessianOperator, hessian_eigs, hessian_trace
+    from deepscope.lenses.curvature import hessian_eigs, hessian_trace
 
     model = _second_order_model(ctx.model)
-    op = HessianOperator(model, ctx.loss_fn, ctx.data, func="inspect")
-    eig = hessian_eigs(op, max_iter=ctx.budget["eig_hvp"], tol=1e-2, seed=ctx.seed)
-    tr = hessian_trace(op, method="hutchinson", max_hvp=max(ctx.budget["trace_hvp"], 10),
-                       rtol=0.05, seed=ctx.seed)
+    eig = hessian_eigs(model, ctx.loss_fn, ctx.data, max_iter=ctx.budget["eig_hvp"], tol=1e-2,
+                       seed=ctx.seed)
+    tr = hessian_trace(model, ctx.loss_fn, ctx.data, method="hutchinson",
+                       max_hvp=max(ctx.budget["trace_hvp"], 10), rtol=0.05, seed=ctx.seed)
     top = float(eig.eigenvalues[0])
     out = Outcome(metrics={"top_eigenvalue": top, "trace": tr.estimate,
-                           "trace_stderr": tr.stderr, "hvp": float(op.n_products)})
+                           "trace_stderr": tr.stderr, "hvp": float(eig.n_hvp + tr.n_hvp)})
     out.rows = [("model", k, v) for k, v in out.metrics.items()]
     conv = "converged" if bool(eig.converged[0]) else "not converged within the budget"
     out.findings.append(f"curvature: top Hessian eigenvalue {top:.4g} ({conv}, "
-                        f"{eig.n_hvp} products, {op.ad_mode}); trace {tr.estimate:.4g} "
+                        f"{eig.n_hvp} products, {eig.ad_mode}); trace {tr.estimate:.4g} "
                         f"+- {tr.stderr:.2g}")
     return out
 

@@ -179,7 +179,8 @@ class WeightSpectra(Tidy):
         lens: ``"spectra.analyze_weights"``.
     """
 
-    _metrics = tuple(c for c in _COLUMNS if c not in ("layer", "matrix", "kind"))
+    _metrics = tuple(c for c in _COLUMNS
+                     if c not in ("layer", "matrix", "kind", "note", "aliases"))
     _keys = ("matrix",)
 
     layers: tuple[str, ...]
