@@ -80,17 +80,17 @@ def test_inspect_runs_every_lens_isolated_and_stores_a_run(files):
     run = ds.inspect(model, data=(x, y), loss_fn=ds.losses.cross_entropy,
                      root=path / "runs", against=load_model("usermodel:make_model"))
     m = run.manifest
-    assert [r["status"] for r in m["lenses"]] == ["done"] * 8
+    assert [r["status"] for r in m["lenses"]] == ["done"] * 12, m["lenses"]
     assert m["config"]["n_params"] == 131 and len(m["weights_sha256"]) == 64
     assert m["data_sha256"] and m["comparison"]
     assert (run.path / "report.html").exists()
     frame = run.measurements()
-    assert {"spectra", "curvature", "landscape", "gradients"} <= set(frame.lens)
+    assert {"spectra", "curvature", "landscape", "gradients", "information",
+            "regions"} <= set(frame.lens)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
     # data-free only; a loss that fails isolates its lens; time limit skips
     run = ds.inspect(model, root=path / "runs")
-    assert [r["status"] for r in run.manifest["lenses"]] == ["done", "skipped", "skipped",
-                                                             "skipped"]
+    assert [r["status"] for r in run.manifest["lenses"]] == ["done"] + ["skipped"] * 5
 
     def broken(out, y):
         raise RuntimeError("boom")
@@ -139,3 +139,15 @@ def test_bad_arguments_name_the_parameter():
         ds.inspect(net, time_limit=-1)
     with pytest.raises(DeepscopeError, match="'lenses'"):
         ds.inspect(net, lenses="spectra")
+
+
+def test_registered_lenses_join_by_name_and_unservable_needs_are_recorded(tmp_path):
+    net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    run = ds.inspect(net, data=(x, y), loss_fn=ds.losses.cross_entropy, root=tmp_path,
+                     lenses=["spectra.analyze_weights", "information.entropy"])
+    lenses = {r["lens"]: r for r in run.manifest["lenses"]}
+    assert lenses["spectra.analyze_weights"]["status"] == "done"
+    assert lenses["information.entropy"]["status"] == "failed"
+    assert "activations" in lenses["information.entropy"]["detail"]
+    assert set(run.measurements().lens) == {"spectra.analyze_weights"}

@@ -28,7 +28,7 @@ from deepscope.errors import DeepscopeValueError, check_float, param_error
 __all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "budgets", "inspect"]
 
 #: The lenses ``inspect`` runs when none are named.
-DEFAULT_LENSES = ("spectra", "curvature", "landscape", "gradients")
+DEFAULT_LENSES = ("spectra", "curvature", "landscape", "gradients", "information", "regions")
 _SERVED = {"model", "weights", "data", "loss"}
 
 
@@ -65,11 +65,13 @@ def budgets(n_params: int) -> dict:
     Above one million parameters (a GPT-2-small forward+backward takes about a second on
     2 cores, one Hessian-vector product about 5 s): 15 products for the top eigenvalue,
     15 trace probes (10 minimum for Hutchinson), an 11 x 11 loss plane, 5 sharpness
-    steps. Smaller models get 60 / 40 / 21 x 21 / 20.
+    steps. Smaller models get 60 / 40 / 21 x 21 / 20. Regions stop at 10,000 regions or
+    20 s (60 s for big models).
     """
     big = n_params > 1_000_000
     return {"eig_hvp": 15 if big else 60, "trace_hvp": 15 if big else 40,
-            "plane": 11 if big else 21, "sharpness_steps": 5 if big else 20}
+            "plane": 11 if big else 21, "sharpness_steps": 5 if big else 20,
+            "regions": 10_000, "regions_s": 60.0 if big else 20.0}
 
 
 def _second_order_model(model: nn.Module) -> nn.Module:
@@ -190,11 +192,70 @@ def _gradients(ctx: _Context) -> Outcome:
     return out
 
 
+def _information(ctx: _Context) -> Outcome:
+    import warnings
+
+    from deepscope.activations import capture
+    from deepscope.lenses._model import as_batches, call, first_tensor
+    from deepscope.lenses.information import information_plane
+
+    x, y = next(iter(as_batches(ctx.data, "inspect")))
+    if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.is_floating_point():
+        raise DeepscopeValueError("information needs class labels (targets of shape (N,)) "
+                                  "to measure I(T;Y).")
+    n = first_tensor(x).shape[0]
+    with capture(ctx.model) as acts, torch.no_grad():
+        call(ctx.model, x)
+    layers = {k: v for k, v in acts.items() if v.shape[0] == n}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = information_plane(layers, y)
+        red = information_plane(layers, y, pool=True, project=4, bins=8, range=(-3.0, 3.0),
+                                seed=ctx.seed)
+    out = Outcome(metrics={"layers": float(len(raw.layers)),
+                           "degenerate_raw": float(raw.degenerate.sum()),
+                           "degenerate_reduced": float(red.degenerate.sum())})
+    out.rows = [(name, m, float(v)) for name, a, b in zip(red.layers, red.i_xt, red.i_ty)
+                for m, v in (("i_xt", a), ("i_ty", b))]
+    bad = [name for name, d in zip(raw.layers, raw.degenerate) if d]
+    if bad:
+        out.findings.append(f"information: raw binning is degenerate (I(X;T) = log2 {n}) for "
+                            f"{len(bad)} of {len(raw.layers)} layers ({', '.join(bad[:4])}"
+                            f"{' ...' if len(bad) > 4 else ''}); after pooling and a 4-d "
+                            f"projection {int(red.degenerate.sum())} remain")
+    dead = [name for name, v in layers.items()
+            if v.dim() >= 2 and bool((v.flatten(1) == 0).all(0).any())]
+    if dead:
+        out.findings.append(f"information: layers with units dead on the whole batch: "
+                            f"{', '.join(dead[:5])}{' ...' if len(dead) > 5 else ''}")
+    return out
+
+
+def _regions(ctx: _Context) -> Outcome:
+    from deepscope.lenses._model import as_batches
+    from deepscope.lenses.regions import regions_on_segment
+
+    x, _ = next(iter(as_batches(ctx.data, "inspect")))
+    if not isinstance(x, torch.Tensor) or x.shape[0] < 2 or not x.is_floating_point():
+        raise DeepscopeValueError("regions need one floating input tensor with at least two "
+                                  "samples (the segment between the first two).")
+    seg = regions_on_segment(ctx.model, x[0], x[1], max_regions=ctx.budget["regions"],
+                             time_limit=ctx.budget["regions_s"])
+    out = Outcome(metrics={"regions": float(seg.count), "complete": float(seg.complete)})
+    out.rows = [("model", "regions", float(seg.count)), ("model", "pieces", float(seg.pieces))]
+    out.findings.append(f"regions: {seg.count} linear regions on the segment between the first "
+                        f"two inputs" + ("" if seg.complete else
+                                         f" (budget hit after layer {seg.stopped_at!r})"))
+    return out
+
+
 CHECKUPS: dict[str, Checkup] = {
     "spectra": Checkup("spectra", ("weights",), _spectra),
     "curvature": Checkup("curvature", ("model", "loss", "data"), _curvature),
     "landscape": Checkup("landscape", ("model", "loss", "data"), _landscape),
     "gradients": Checkup("gradients", ("model", "loss", "data"), _gradients),
+    "information": Checkup("information", ("model", "data", "activations"), _information),
+    "regions": Checkup("regions", ("model", "data", "piecewise_linear"), _regions),
 }
 
 
