@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.lenses._model import check_model
 from deepscope.lenses.regions.cells import cut_layer
 
 __all__ = ["SUPPORTED", "Walk", "WalkResult"]
@@ -127,9 +128,7 @@ class Walk:
     """A traced network, ready to be walked over cells (see the module docstring)."""
 
     def __init__(self, model: Any, func: str, rtol: float) -> None:
-        if not isinstance(model, nn.Module):
-            raise param_error("model", func, "a torch.nn.Module", type(model).__name__,
-                              type_error=True)
+        check_model(model, func)
         try:
             self.gm = fx.symbolic_trace(model)
         except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model
