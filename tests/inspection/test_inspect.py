@@ -151,3 +151,22 @@ def test_registered_lenses_join_by_name_and_unservable_needs_are_recorded(tmp_pa
     assert lenses["information.entropy"]["status"] == "failed"
     assert "activations" in lenses["information.entropy"]["detail"]
     assert set(run.measurements().lens) == {"spectra.analyze_weights"}
+
+
+def test_low_memory_curvature_path_matches_the_known_top_eigenvalue(tmp_path, monkeypatch):
+    from deepscope.inspection import checkup
+
+    monkeypatch.setattr(checkup, "LOW_MEMORY_PARAMS", 0)
+    g = torch.Generator().manual_seed(0)
+    net = nn.Linear(3, 1)
+    x = torch.randn(64, 3, generator=g) * torch.tensor([3.0, 1.0, 0.5])
+    y = torch.randn(64, 1, generator=g)
+    run = ds.inspect(net, data=(x, y), loss_fn=ds.losses.mse, root=tmp_path,
+                     lenses=["curvature"])
+    assert run.manifest["lenses"][0]["status"] == "done"
+    frame = run.measurements()
+    top = float(frame[frame.metric == "top_eigenvalue"].value.iloc[0])
+    a = torch.cat([x, torch.ones(64, 1)], 1).double()
+    exact = float(torch.linalg.eigvalsh(2 * a.T @ a / 64)[-1])   # H of the mean squared error
+    assert top == pytest.approx(exact, rel=1e-3)
+    assert "power iteration" in " ".join(run.manifest["findings"])

@@ -65,7 +65,9 @@ def budgets(n_params: int) -> dict:
     Above one million parameters (a GPT-2-small forward+backward takes about a second on
     2 cores, one Hessian-vector product about 5 s): 15 products for the top eigenvalue,
     15 trace probes (10 minimum for Hutchinson), an 11 x 11 loss plane, 5 sharpness
-    steps. Smaller models get 60 / 40 / 21 x 21 / 20. Regions stop at 10,000 regions or
+    steps (above ten million parameters the curvature products run one at a time, power
+    iteration and Hutchinson, so memory stays that of one product). Smaller models get
+    60 / 40 / 21 x 21 / 20. Regions stop at 10,000 regions or
     20 s (60 s for big models).
     """
     big = n_params > 1_000_000
@@ -113,10 +115,45 @@ def _spectra(ctx: _Context) -> Outcome:
     return out
 
 
+#: Above this many parameters curvature keeps two vectors only (power iteration and
+#: one-at-a-time Hutchinson probes): Lanczos' basis of 15 vectors of 124M float64 entries
+#: alone is 15 GB, and a vmapped chunk of 16 probes multiplies the product's memory by 16.
+LOW_MEMORY_PARAMS = 10_000_000
+
+
+def _curvature_low_memory(model: nn.Module, ctx: _Context) -> Outcome:
+    from deepscope.lenses.curvature import hvp
+
+    n = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    gen = torch.Generator().manual_seed(ctx.seed)
+    v = torch.randn(n, generator=gen)
+    v /= v.norm()
+    top = math.nan
+    for _ in range(ctx.budget["eig_hvp"]):
+        w = hvp(model, ctx.loss_fn, ctx.data, v).detach().cpu()
+        top = float(v @ w)
+        v = w / w.norm().clamp_min(1e-30)
+    probes = []
+    for _ in range(ctx.budget["trace_hvp"]):
+        z = (torch.randint(0, 2, (n,), generator=gen) * 2 - 1).to(torch.float32)
+        probes.append(float(z @ hvp(model, ctx.loss_fn, ctx.data, z).detach().cpu()))
+    est = float(sum(probes) / len(probes))
+    err = float(torch.tensor(probes).std() / math.sqrt(len(probes))) if len(probes) > 1 else math.nan
+    out = Outcome(metrics={"top_eigenvalue": top, "trace": est, "trace_stderr": err,
+                           "hvp": float(ctx.budget["eig_hvp"] + ctx.budget["trace_hvp"])})
+    out.rows = [("model", k, val) for k, val in out.metrics.items()]
+    out.findings.append(f"curvature: top Hessian eigenvalue about {top:.4g} (power iteration, "
+                        f"{ctx.budget['eig_hvp']} products; low-memory path above "
+                        f"{LOW_MEMORY_PARAMS:,} parameters); trace {est:.4g} +- {err:.2g}")
+    return out
+
+
 def _curvature(ctx: _Context) -> Outcome:
     from deepscope.lenses.curvature import hessian_eigs, hessian_trace
 
     model = _second_order_model(ctx.model)
+    if sum(p.numel() for p in model.parameters()) > LOW_MEMORY_PARAMS:
+        return _curvature_low_memory(model, ctx)
     eig = hessian_eigs(model, ctx.loss_fn, ctx.data, max_iter=ctx.budget["eig_hvp"], tol=1e-2,
                        seed=ctx.seed)
     tr = hessian_trace(model, ctx.loss_fn, ctx.data, method="hutchinson",
