@@ -154,7 +154,7 @@ def test_registered_lenses_join_by_name_and_unservable_needs_are_recorded(tmp_pa
 
 
 def test_low_memory_curvature_path_matches_the_known_top_eigenvalue(tmp_path, monkeypatch):
-    from deepscope.inspection import checkup
+    from deepscope.inspection import checkups as checkup
 
     monkeypatch.setattr(checkup, "LOW_MEMORY_PARAMS", 0)
     g = torch.Generator().manual_seed(0)

@@ -11,7 +11,7 @@ from typing import Any
 __all__ = ["CHECKUPS", "DEFAULT_LENSES", "budgets", "inspect", "load_data", "load_model",
            "load_state"]
 
-_WHERE = {"CHECKUPS": "checkup", "DEFAULT_LENSES": "checkup", "budgets": "checkup",
+_WHERE = {"CHECKUPS": "checkups", "DEFAULT_LENSES": "checkups", "budgets": "checkups",
           "inspect": "checkup", "load_data": "loading", "load_model": "loading",
           "load_state": "loading"}
 
