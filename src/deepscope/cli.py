@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="List, show and query stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+__import__("deepscope.inspection.cli", fromlist=["register"]).register(app)  # deepscope inspect
 
 out_console = Console()
 err_console = Console(stderr=True)
