@@ -3,7 +3,8 @@
 ``data`` is one batch or an iterable of batches (a DataLoader). A batch is inputs (a tensor,
 a tuple of tensors passed as several arguments, or a dict passed as keyword arguments), or an
 ``(inputs, targets)`` pair whose targets are ignored. Layers are ``named_modules()`` names
-or glob patterns (``"blocks.*.mlp"``); the output of a module that returns a tuple, a dict
+or glob patterns (``"blocks.*.mlp"``). A *tuple* of tensors is one batch (several inputs,
+or inputs and targets); a *list* is a sequence of batches; the output of a module that returns a tuple, a dict
 or a ``ModelOutput`` is its first tensor. Each example's representation is flattened.
 """
 
@@ -64,7 +65,7 @@ def select_layers(model: nn.Module, layers: Any, func: str, name: str = "layers"
 def _is_batch(data: Any) -> bool:
     if isinstance(data, (torch.Tensor, Mapping)):
         return True
-    return (isinstance(data, (tuple, list)) and len(data) > 0
+    return (isinstance(data, tuple) and len(data) > 0
             and all(isinstance(t, torch.Tensor) for t in data))
 
 

@@ -1,7 +1,9 @@
 """Shape metrics (Procrustes to CCA) and mutual nearest-neighbour alignment.
 
 Generalised shape metrics (Williams, Kunz, Kornblith & Linderman 2021, arXiv 2110.14739):
-each representation is centred, partially whitened,
+each representation is centred, scaled to unit total variance
+(:math:`\\mathrm{tr}\\, C_X = 1`, so every ``alpha`` ignores isotropic scaling), partially
+whitened,
 :math:`\\phi_\\alpha(X) = X_c(\\alpha I + (1 - \\alpha) C_X^{-1/2})` with the covariance
 :math:`C_X = X_c^T X_c / n`, and scaled to unit Frobenius norm. ``alpha = 1`` is Procrustes
 (invariant to rotations, translation, isotropic scaling), ``alpha = 0`` is CCA (invariant to
@@ -87,7 +89,8 @@ def _whitened(x: torch.Tensor, alpha: float) -> tuple[torch.Tensor, int]:
     r = int(keep.sum())
     if r == 0:
         return u[:, :0], 0
-    scale = alpha * s[keep] + (1.0 - alpha) * math.sqrt(n)
+    sk = s[keep] * math.sqrt(n) / torch.linalg.norm(s[keep])  # unit total variance
+    scale = alpha * sk + (1.0 - alpha) * math.sqrt(n)
     z = u[:, keep] * scale
     return z / torch.linalg.norm(z), r
 
