@@ -173,6 +173,7 @@ def test_matrix_budget_and_errors():
         rep.cka_matrix(twice, None, batches, layers_a=["0"])
 
 
+@pytest.mark.slow
 def test_matrix_on_a_transformers_model():
     transformers = pytest.importorskip("transformers")
     cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=16,
@@ -185,3 +186,6 @@ def test_matrix_on_a_transformers_model():
     assert m.layers_a == ("h.0", "h.1")
     np.testing.assert_allclose(np.diag(m.values), 1.0, atol=1e-6)
     assert model.training
+    deep = rep.cka_matrix(model, None, batches, layers_a=["h.*.mlp"], layers_b=["h.**.c_fc"])
+    assert deep.layers_a == ("h.0.mlp", "h.1.mlp") and deep.layers_b == ("h.0.mlp.c_fc",
+                                                                       "h.1.mlp.c_fc")

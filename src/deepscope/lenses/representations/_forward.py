@@ -3,14 +3,15 @@
 ``data`` is one batch or an iterable of batches (a DataLoader). A batch is inputs (a tensor,
 a tuple of tensors passed as several arguments, or a dict passed as keyword arguments), or an
 ``(inputs, targets)`` pair whose targets are ignored. Layers are ``named_modules()`` names
-or glob patterns (``"blocks.*.mlp"``). A *tuple* of tensors is one batch (several inputs,
+or glob patterns (``"blocks.*.mlp"``; ``*`` stays inside one dotted part, ``**`` crosses
+parts). A *tuple* of tensors is one batch (several inputs,
 or inputs and targets); a *list* is a sequence of batches; the output of a module that returns a tuple, a dict
 or a ``ModelOutput`` is its first tensor. Each example's representation is flattened.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,26 @@ from deepscope.errors import DeepscopeValueError, param_error
 
 _DATA = ("a batch (tensor, tuple of tensors, dict, or (inputs, targets) pair) or an "
          "iterable of batches")
+
+
+def _glob(pattern: str) -> re.Pattern:
+    """``*`` matches within one dotted name part, ``**`` across parts, ``?`` one character."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^.]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^.]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
 
 
 def check_model(model: Any, func: str, name: str = "model") -> nn.Module:
@@ -53,7 +74,8 @@ def select_layers(model: nn.Module, layers: Any, func: str, name: str = "layers"
         if not isinstance(pattern, str):
             raise param_error(name, func, "module names or glob patterns (str)", pattern,
                               type_error=True)
-        hits = [n for n in names if n == pattern] or fnmatch.filter(names, pattern)
+        hits = [n for n in names if n == pattern] or [n for n in names
+                                                      if _glob(pattern).fullmatch(n)]
         if not hits:
             shown = ", ".join(repr(n) for n in names[:30]) + (", ..." if len(names) > 30 else "")
             raise param_error(name, func, f"module names or globs of the model ({shown})",
