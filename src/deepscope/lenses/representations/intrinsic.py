@@ -114,7 +114,8 @@ def neighbor_distances(x: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tens
     for start in range(0, n, chunk):
         rows = x[start:start + chunk]
         b = rows.shape[0]
-        d = sq[start:start + b, None] + sq[None, :] - 2.0 * (rows @ x.T)
+        # |x_j|^2 - 2 x_i.x_j ranks the neighbours of row i (|x_i|^2 is constant along it)
+        d = torch.addmm(sq[None, :], rows, x.T, beta=1.0, alpha=-2.0)
         d[torch.arange(b, device=x.device), torch.arange(start, start + b, device=x.device)] = \
             math.inf
         idx = torch.topk(d, k, dim=1, largest=False).indices

@@ -197,7 +197,7 @@ def knn_indices(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
     out = []
     for start in range(0, n, chunk):
         rows = x[start:start + chunk]
-        d = sq[start:start + chunk, None] + sq[None, :] - 2.0 * rows @ x.T
+        d = torch.addmm(sq[None, :], rows, x.T, beta=1.0, alpha=-2.0)
         idx = torch.arange(start, start + rows.shape[0], device=x.device)
         d[torch.arange(rows.shape[0], device=x.device), idx] = math.inf
         out.append(torch.topk(d, k, dim=1, largest=False).indices)
