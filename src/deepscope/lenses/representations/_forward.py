@@ -5,8 +5,8 @@ a tuple of tensors passed as several arguments, or a dict passed as keyword argu
 ``(inputs, targets)`` pair whose targets are ignored. Layers are ``named_modules()`` names
 or glob patterns (``"blocks.*.mlp"``; ``*`` stays inside one dotted part, ``**`` crosses
 parts). A *tuple* of tensors is one batch (several inputs,
-or inputs and targets); a *list* is a sequence of batches; the output of a module that returns a tuple, a dict
-or a ``ModelOutput`` is its first tensor. Each example's representation is flattened.
+or inputs and targets); a *list* is a sequence of batches. The output of a module that
+returns a tuple, a dict or a ``ModelOutput`` is its first tensor. Each example's representation is flattened.
 """
 
 from __future__ import annotations

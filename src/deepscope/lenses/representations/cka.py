@@ -95,8 +95,9 @@ class CKA:
         >>> import torch
         >>> acc = CKA()
         >>> x = torch.randn(100, 8, dtype=torch.float64)
+        >>> q = torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))[0]
         >>> for part in x.split(25):
-        ...     acc.update(part, part @ torch.linalg.qr(torch.randn(8, 8, dtype=torch.float64))[0])
+        ...     acc.update(part, part @ q)
         >>> round(acc.compute().value, 6)
         1.0
     """

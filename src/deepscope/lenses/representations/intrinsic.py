@@ -182,7 +182,8 @@ def intrinsic_dimension(x: Any, *, method: str = "twonn", k: int | None = None,
     Example:
         >>> import torch
         >>> g = torch.Generator().manual_seed(0)
-        >>> plane = torch.randn(2000, 3, generator=g, dtype=torch.float64) @ torch.randn(3, 50, generator=g, dtype=torch.float64)
+        >>> z = torch.randn(2000, 3, generator=g, dtype=torch.float64)
+        >>> plane = z @ torch.randn(3, 50, generator=g, dtype=torch.float64)
         >>> round(intrinsic_dimension(plane, n_bootstrap=0).dimension)
         3
     """

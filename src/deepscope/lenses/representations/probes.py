@@ -68,7 +68,8 @@ class ProbeResult:
     seed: int | None
 
     def to_frame(self):
-        """One row per layer: ``layer, accuracy, control_accuracy, selectivity, train_accuracy, penalty``."""
+        """One row per layer: ``layer, accuracy, control_accuracy, selectivity,
+        train_accuracy, penalty``."""
         import pandas as pd
 
         return pd.DataFrame({"layer": list(self.layers), "accuracy": self.accuracy,
@@ -203,8 +204,9 @@ def linear_probe(features: Any, labels: Any, *, method: str = "ridge", control: 
     Example:
         >>> import torch
         >>> y = torch.arange(300) % 3
-        >>> x = torch.nn.functional.one_hot(y).double() * 5 + torch.randn(300, 3, dtype=torch.float64)
-        >>> linear_probe(x, y).accuracy[0]
+        >>> noise = torch.randn(300, 3, dtype=torch.float64)
+        >>> x = torch.nn.functional.one_hot(y).double() * 5 + noise
+        >>> float(linear_probe(x, y).accuracy[0])
         1.0
     """
     func = "linear_probe"

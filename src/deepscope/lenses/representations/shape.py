@@ -70,7 +70,8 @@ class ShapeDistance:
                               "rank_x": self.ranks[0], "rank_y": self.ranks[1]}])
 
     def tidy(self):
-        """Rows ``layer='x', layer_b='y', metric ('shape_<metric>' or 'shape_similarity'), value``."""
+        """Two rows ``layer='x', layer_b='y', metric, value``: ``shape_<metric>`` and
+        ``shape_similarity``."""
         import pandas as pd
 
         return pd.DataFrame([
