@@ -52,7 +52,7 @@ TRANSFORMS = {
 def test_self_similarity_is_exactly_one(name):
     f, _ = MEASURES[name]
     x = _rand(120, 10, 0)
-    assert f(x, x) == pytest.approx(1.0, abs=1e-7)
+    assert f(x, x) == pytest.approx(1.0, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", list(MEASURES))
