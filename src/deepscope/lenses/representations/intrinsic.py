@@ -118,7 +118,13 @@ def neighbor_distances(x: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tens
         d = torch.addmm(sq[None, :], rows, x.T, beta=1.0, alpha=-2.0)
         d[torch.arange(b, device=x.device), torch.arange(start, start + b, device=x.device)] = \
             math.inf
-        idx = torch.topk(d, k, dim=1, largest=False).indices
+        if k == 2:  # two passes of min beat a top-k selection
+            ar = torch.arange(b, device=x.device)
+            i1 = d.argmin(dim=1)
+            d[ar, i1] = math.inf
+            idx = torch.stack([i1, d.argmin(dim=1)], dim=1)
+        else:
+            idx = torch.topk(d, k, dim=1, largest=False).indices
         diff = x64[idx] - x64[start:start + b, None, :]
         out.append(torch.sort(torch.linalg.vector_norm(diff, dim=2), dim=1).values)
     return torch.cat(out)
@@ -201,13 +207,17 @@ def intrinsic_dimension(x: Any, *, method: str = "twonn", k: int | None = None,
     gen = generator(seed, func)
     x = as_matrix(x, "x", func, min_rows=3)
     n = x.shape[0]
-    uniq = torch.unique(x, dim=0)
-    m = uniq.shape[0]
     need = {"twonn": 2, "mle": k, "gride": 2 * k}[method]
-    if m < need + 1:
-        raise param_error("x", func, f"at least {need + 1} distinct points for method "
-                          f"{method!r} with k={k}", f"{m} distinct of {n} rows")
-    dist = neighbor_distances(uniq, need).cpu().numpy()
+    dist = neighbor_distances(x, need) if n >= need + 1 else None
+    m = n
+    if dist is None or bool((dist[:, 0] == 0).any()):  # exact duplicates: merge, redo
+        uniq = torch.unique(x, dim=0)
+        m = uniq.shape[0]
+        if m < need + 1:
+            raise param_error("x", func, f"at least {need + 1} distinct points for method "
+                              f"{method!r} with k={k}", f"{m} distinct of {n} rows")
+        dist = neighbor_distances(uniq, need)
+    dist = dist.cpu().numpy()
     if method == "twonn":
         stat = dist[:, 1] / dist[:, 0]
 
