@@ -107,7 +107,8 @@ def cka_figure(run, df: pd.DataFrame, lens: str = "cka"):
                 ax.text(0.5, 0.5, "needs seeds >= 2", ha="center", transform=ax.transAxes)
                 continue
             plot_cka_matrix(m, ax=ax, colorbar=False)
-            ax.set_title(f"{net}, {cond} labels", fontsize=9)
+            ax.set_title(f"{net}, untrained" if cond == "untrained"
+                         else f"{net}, {cond} labels", fontsize=9)
             if lens == "cka_seeds":
                 ax.set_xlabel("seed s", fontsize=8)
                 ax.set_ylabel(f"seed {seed0}", fontsize=8)
