@@ -222,7 +222,8 @@ def bench_twonn(n, p, d, device, repeats, with_peer):
 
 
 def make_figures(folder: Path) -> None:
-    """Run the default ``layer-representations`` study and copy two report figures."""
+    """Run the default ``layer-representations`` study, copy two report figures and write its
+    summary table to ``bench/results/layer_representations_study.json``."""
     import shutil
     import tempfile
 
@@ -233,7 +234,14 @@ def make_figures(folder: Path) -> None:
         for name in ("cka_layers", "intrinsic_dimension"):
             src = run.path / "figures" / f"{name}.png"
             shutil.copy(src, folder / f"layer_representations_{name}.png")
-        print(studies.get("layer-representations").summary_table(run).to_markdown(index=False))
+        table = studies.get("layer-representations").summary_table(run)
+        timings = run.manifest.get("timings_s", {})
+    out = Path(__file__).parent / "results" / "layer_representations_study.json"
+    out.write_text(json.dumps({"summary": table.to_dict(orient="records"),
+                               "timings_s": timings, "torch": torch.__version__,
+                               "threads": torch.get_num_threads()}, indent=2))
+    print(table.to_string(index=False))
+    print(f"wrote {out}")
 
 
 def main(argv=None) -> int:
