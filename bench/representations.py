@@ -19,7 +19,8 @@ Each timing is the best of ``--repeats`` runs, in the same process, on the same 
   linear manifold against scikit-dimension's ``TwoNN`` / ``MLE`` and against the floor of the
   one distance GEMM ``X X^T`` TwoNN needs.
 
-Results go to ``bench/results/representations[_quick][_<device>].json`` and a Markdown table.
+Results go to ``bench/results/representations[_quick][_<device>].json``; ``python
+bench/tables.py`` makes BENCHMARKS.md's table from them.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import sys
 import warnings
 from pathlib import Path
 
+import _results  # noqa: E402  (bench/ is on sys.path)
 import numpy as np
 import torch
-from _timing import best_of  # noqa: E402  (bench/ is on sys.path)
+from _timing import best_of  # noqa: E402
 
 from deepscope.lenses import representations as rep
 
@@ -236,12 +238,12 @@ def make_figures(folder: Path) -> None:
             shutil.copy(src, folder / f"layer_representations_{name}.png")
         table = studies.get("layer-representations").summary_table(run)
         timings = run.manifest.get("timings_s", {})
-    out = Path(__file__).parent / "results" / "layer_representations_study.json"
-    out.write_text(json.dumps({"summary": table.to_dict(orient="records"),
-                               "timings_s": timings, "torch": torch.__version__,
-                               "threads": torch.get_num_threads()}, indent=2))
     print(table.to_string(index=False))
-    print(f"wrote {out}")
+    _results.write("layer_representations_study",
+                   f"python bench/representations.py --figures {folder} --threads "
+                   f"{torch.get_num_threads()}",
+                   {"summary": table.to_dict(orient="records"), "timings_s": timings,
+                    "threads": torch.get_num_threads()})
 
 
 def main(argv=None) -> int:
@@ -283,9 +285,8 @@ def main(argv=None) -> int:
     suffix = ("_quick" if args.quick else "") + ("" if device.type == "cpu" else f"_{device.type}")
     if args.only:
         suffix += f"_{args.only}"
-    out = Path(__file__).parent / "results" / f"representations{suffix}.json"
-    out.write_text(json.dumps(res, indent=2))
-    print(f"wrote {out}")
+    _results.write(f"representations{suffix}", "python bench/representations.py "
+                   + " ".join(argv if argv is not None else sys.argv[1:]), res)
     return 0
 
 
