@@ -84,3 +84,18 @@ def test_tsne_embedding_runs_and_is_seeded():
     np.testing.assert_array_equal(a.coords, b.coords)
     with pytest.raises(DeepscopeError, match="'perplexity'"):
         rep.embed(x, method="tsne", perplexity=50.0)
+
+
+@pytest.mark.slow
+def test_invariance_on_a_transformers_vit():
+    transformers = pytest.importorskip("transformers")
+    cfg = transformers.ViTConfig(image_size=8, patch_size=4, num_channels=1, hidden_size=16,
+                                 num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=32)
+    model = transformers.ViTModel(cfg)
+    model.train()
+    x = torch.randn(40, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    r = rep.invariance(model, x, rep.pixel_shift(1), layers=["layers.*"])
+    assert r.layers == ("layers.0", "layers.1")
+    assert np.isfinite(r.sensitivity).all() and (r.sensitivity > 0).all()
+    assert model.training
