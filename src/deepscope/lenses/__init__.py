@@ -5,6 +5,8 @@ from deepscope.lenses import gradients
 from deepscope.lenses import information
 from deepscope.lenses import landscape
 from deepscope.lenses import regions
+from deepscope.lenses import representations
 from deepscope.lenses import spectra
 
-__all__ = ["curvature", "gradients", "information", "landscape", "regions", "spectra"]
+__all__ = ["curvature", "gradients", "information", "landscape", "regions", "representations",
+           "spectra"]

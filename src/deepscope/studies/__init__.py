@@ -17,6 +17,7 @@ from deepscope.studies import (  # noqa: F401
     flat_activations,
     info_plane,
     landscape,
+    layer_representations,
     linear_regions,
     parity,
     weight_spectra,
