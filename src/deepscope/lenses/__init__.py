@@ -6,5 +6,6 @@ from deepscope.lenses import information
 from deepscope.lenses import landscape
 from deepscope.lenses import regions
 from deepscope.lenses import spectra
+from deepscope.lenses import tensors
 
-__all__ = ["curvature", "gradients", "information", "landscape", "regions", "spectra"]
+__all__ = ["curvature", "gradients", "information", "landscape", "regions", "spectra", "tensors"]
