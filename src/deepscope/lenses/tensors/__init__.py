@@ -35,3 +35,50 @@ __all__ = [
     "rank_bound",
     "separation_rank",
 ]
+
+
+def _tiny_net():
+    from deepscope.nets.convac import convac
+
+    return convac(4, 2, 2, seed=0)
+
+
+def _grid_case():
+    import torch
+
+    from deepscope.lenses.registry import LensCase
+
+    net = _tiny_net()
+    return LensCase(args=(net, torch.eye(2)), kwargs={"chunk_size": 5}, model=net)
+
+
+def _rank_case():
+    import torch
+
+    from deepscope.lenses.registry import LensCase
+
+    net = _tiny_net()
+    return LensCase(args=(net, "odd-even"), kwargs={"templates": torch.eye(2)}, model=net)
+
+
+def _bound_case():
+    from deepscope.lenses.registry import LensCase
+
+    net = _tiny_net()
+    return LensCase(args=(net, "left-right"), kwargs={}, model=net)
+
+
+def _register() -> None:
+    from deepscope.lenses.registry import register_lens
+
+    register_lens("tensors.grid_tensor", grid_tensor, needs=("model",), case=_grid_case,
+                  bad=[({"chunk_size": 0}, "chunk_size"), ({"output": 3}, "output"),
+                       ({"max_entries": 4}, "max_entries")])
+    register_lens("tensors.separation_rank", separation_rank, needs=("model",),
+                  case=_rank_case, bad=[({"rtol": -1.0}, "rtol"),
+                                        ({"exact": "yes"}, "exact")])
+    register_lens("tensors.rank_bound", rank_bound, needs=("convac",), case=_bound_case,
+                  bad=[({"output": 2}, "output")])
+
+
+_register()
