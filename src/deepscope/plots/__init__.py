@@ -15,6 +15,7 @@ from deepscope.plots.landscape import plot_loss_contour, plot_loss_line, plot_lo
 from deepscope.plots.regions import plot_regions
 from deepscope.plots.snr import plot_gradient_snr
 from deepscope.plots.spectra import plot_alpha_over_epochs, plot_esd
+from deepscope.plots.tensors import plot_singular_values
 
 __all__ = [
     "plot_accuracy_curves",
@@ -29,5 +30,6 @@ __all__ = [
     "plot_loss_surface",
     "plot_mi_over_epochs",
     "plot_regions",
+    "plot_singular_values",
     "plot_variance_vs_d",
 ]
