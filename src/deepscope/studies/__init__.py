@@ -12,6 +12,7 @@ from deepscope.studies._registry import Study, StudyContext, catalog, get, regis
 from deepscope.studies import (  # noqa: F401
     boolean_machines,
     conditioning,
+    depth_efficiency,
     depth_separation,
     end_to_end,
     flat_activations,

@@ -32,6 +32,9 @@ class GridTensor:
         output: Which output (column of the model's output) the grid holds.
         log_output: Whether the model's output was read as ``log h``.
         params: The options of the call.
+        residues: For a linear-space :class:`deepscope.nets.ConvAC`, the exact grid modulo
+            each prime of :data:`deepscope.lenses.tensors.modular.PRIMES` (flat int64
+            arrays), from which :func:`separation_rank` takes exact ranks; else ``None``.
     """
 
     lens: str
@@ -42,6 +45,7 @@ class GridTensor:
     output: int
     log_output: bool
     params: dict
+    residues: tuple[np.ndarray, ...] | None = None
 
     @property
     def n_modes(self) -> int:
@@ -90,7 +94,8 @@ def _input_shape(model: nn.Module, shape) -> tuple[int, ...]:
 
 def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output: int = 0,
                 log_output: bool | None = None, dtype: torch.dtype = torch.float64,
-                chunk_size: int = 4096, max_entries: int = 2 ** 24) -> GridTensor:
+                chunk_size: int = 4096, max_entries: int = 2 ** 24,
+                exact: bool = True) -> GridTensor:
     """Evaluate ``model`` on all ``M^N`` assignments of ``M`` templates to ``N`` positions.
 
     The grid tensor of Cohen, Sharir & Shashua (2016, arXiv 1509.05009, Sec. 3): for a
@@ -116,6 +121,9 @@ def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output
         dtype: Precision of the evaluation (float64 by default: ranks need it).
         chunk_size: Assignments per forward pass.
         max_entries: Refuse grids larger than this (``M^N`` entries).
+        exact: For a linear-space ConvAC, also evaluate the circuit exactly modulo two
+            primes (``residues``; see :mod:`deepscope.lenses.tensors.modular`), so that
+            :func:`separation_rank` gives the exact rank of the float weights.
 
     Returns:
         A :class:`GridTensor`.
@@ -141,6 +149,8 @@ def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output
                           tuple(templates.shape))
     shape = _input_shape(model, shape)
     output = check_int(output, "output", _FUNC, low=0)
+    if not isinstance(exact, bool):
+        raise param_error("exact", _FUNC, "True or False", exact, type_error=True)
     chunk_size = check_int(chunk_size, "chunk_size", _FUNC, low=1)
     max_entries = check_int(max_entries, "max_entries", _FUNC, low=1)
     if dtype not in (torch.float32, torch.float64):
@@ -171,10 +181,23 @@ def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output
                 raise param_error("output", _FUNC, f"an int in [0, {y.shape[1] - 1}]", output)
             out[start:start + len(idx)] = y[:, output].cpu()
     out = out.double()
+    residues = None
+    if exact is not False and not log_output and _is_linear_convac(model):
+        from deepscope.lenses.tensors.modular import PRIMES, convac_grid_mod_p
+
+        residues = tuple(convac_grid_mod_p(model, templates, p, chunk_size, output)
+                         for p in PRIMES)
     scale = 0.0
     if log_output:
         scale = float(out.max())
         out = torch.exp(out - scale)
     return GridTensor("tensors.grid_tensor", out.reshape((m,) * n), scale, shape, m, output,
                       bool(log_output), {"dtype": str(dtype), "chunk_size": chunk_size,
-                                         "max_entries": max_entries})
+                                         "max_entries": max_entries, "exact": exact},
+                      residues)
+
+
+def _is_linear_convac(model: nn.Module) -> bool:
+    from deepscope.nets.convac import ConvAC
+
+    return isinstance(model, ConvAC) and not model.log_space

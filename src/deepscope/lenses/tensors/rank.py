@@ -16,7 +16,7 @@ from deepscope.lenses.tensors.partitions import partition_indices
 __all__ = ["RankBound", "SeparationRank", "rank_bound", "separation_rank"]
 
 _FUNC = "separation_rank"
-_PRIMES = (2147483647, 2147483629)        # primes below 2^31: products fit in int64
+_PRIMES = (2147483647, 2147483629)        # primes below 2^31: products fit in int64 (integer grids)
 _EXACT_LIMIT = 2.0 ** 52
 
 
@@ -32,8 +32,9 @@ class SeparationRank:
         complement: Positions ``J`` (columns), sorted.
         matrix_shape: ``(prod of I's mode sizes, prod of J's)``.
         max_rank: ``min(matrix_shape)``, the largest rank possible.
-        method: ``"exact"`` (integer entries: rank over the rationals by elimination modulo
-            two primes) or ``"svd"`` (singular values above ``rtol * s_1``).
+        method: ``"exact"`` (rank over the rationals by elimination modulo two primes: the
+            modular grid of a linear ConvAC, or integer entries) or ``"svd"`` (singular
+            values above ``rtol * s_1``).
         rtol: Relative tolerance of the ``"svd"`` rank (NaN for ``"exact"``).
         gap: ``s_rank / s_{rank+1}`` (inf when ``rank == max_rank``): how clear the cut is.
         effective_rank: ``exp`` of the entropy of ``s / sum(s)`` (Roy & Vetterli 2007).
@@ -95,6 +96,18 @@ def _rank_mod_p(a: np.ndarray, p: int) -> int:
     return rank
 
 
+def _modular_rank(residues: tuple[np.ndarray, ...], sizes, order, rows, cols) -> int:
+    from deepscope.lenses.tensors.modular import PRIMES
+
+    best = 0
+    for res, p in zip(residues, PRIMES):
+        mat = res.reshape(sizes).transpose(order).reshape(rows, cols)
+        if rows > cols:
+            mat = mat.T
+        best = max(best, _rank_mod_p(np.ascontiguousarray(mat), p))
+    return best
+
+
 def exact_rank(matrix: np.ndarray) -> int:
     """Rank over the rationals of an integer-valued matrix (entries below 2^52).
 
@@ -109,16 +122,17 @@ def exact_rank(matrix: np.ndarray) -> int:
     return max(_rank_mod_p(ints.copy(), p) for p in _PRIMES)
 
 
-def _as_grid(model_or_grid, templates, shape, output) -> tuple[torch.Tensor, tuple, torch.dtype]:
+def _as_grid(model_or_grid, templates, shape, output, exact):
     if isinstance(model_or_grid, GridTensor):
-        return model_or_grid.values, model_or_grid.shape, \
-            torch.float32 if "float32" in model_or_grid.params["dtype"] else torch.float64
+        dtype = torch.float32 if "float32" in model_or_grid.params["dtype"] else torch.float64
+        return model_or_grid.values, model_or_grid.shape, dtype, model_or_grid.residues
     if isinstance(model_or_grid, nn.Module):
         if templates is None:
             raise param_error("templates", _FUNC, "a (M, C) tensor when a model is given",
                               None)
-        grid = grid_tensor(model_or_grid, templates, shape=shape, output=output)
-        return grid.values, grid.shape, torch.float64
+        grid = grid_tensor(model_or_grid, templates, shape=shape, output=output,
+                           exact=exact is not False)
+        return grid.values, grid.shape, torch.float64, grid.residues
     if isinstance(model_or_grid, (torch.Tensor, np.ndarray)):
         values = torch.as_tensor(model_or_grid).detach().cpu()
         if values.dim() < 2 or not (values.is_floating_point() or not values.is_complex()):
@@ -132,7 +146,7 @@ def _as_grid(model_or_grid, templates, shape, output) -> tuple[torch.Tensor, tup
         if math.prod(shape) != values.dim():
             raise param_error("shape", _FUNC, f"a shape with {values.dim()} positions (one "
                               "per mode)", shape)
-        return values, tuple(shape), dtype
+        return values, tuple(shape), dtype, None
     raise param_error("model_or_grid", _FUNC, "an nn.Module, a GridTensor or an N-way tensor",
                       type(model_or_grid).__name__, type_error=True)
 
@@ -149,9 +163,13 @@ def separation_rank(model_or_grid, partition, *, templates: torch.Tensor | None 
 
     **Tolerance policy.** A hard rank is exact only where the arithmetic is:
 
-    * ``exact="auto"`` (default): if every entry is an integer below ``2^52`` (integer
-      weights and one-hot templates give such grids; float64 holds them exactly), the rank
-      is computed over the rationals (:func:`exact_rank`) and ``method == "exact"``.
+    * ``exact="auto"`` (default), ``method == "exact"``: for a linear-space
+      :class:`deepscope.nets.ConvAC` (given as the model, or as a :class:`GridTensor` made
+      from one) the circuit is evaluated exactly modulo two primes near ``2^31`` (float
+      weights are dyadic rationals; :mod:`deepscope.lenses.tensors.modular`) and the rank
+      is the rational rank of the network's own tensor (with negligible error probability),
+      however ill-conditioned. For any other grid whose entries are all integers below
+      ``2^52`` the rank is taken over the rationals the same way (:func:`exact_rank`).
     * Otherwise ``method == "svd"``: the number of singular values above
       ``rtol * s_1``, with ``rtol`` by default ``max(rows, cols) * eps`` of the precision the
       grid was evaluated in (NumPy's ``matrix_rank`` rule; float64 unless a float32 grid is
@@ -187,17 +205,21 @@ def separation_rank(model_or_grid, partition, *, templates: torch.Tensor | None 
         rtol = check_float(rtol, "rtol", _FUNC, low=0.0, high=1.0, closed="right")
     if exact not in ("auto", True, False):
         check_choice(exact, "exact", _FUNC, ("auto", True, False))
-    values, shape, dtype = _as_grid(model_or_grid, templates, shape, output)
+    values, shape, dtype, residues = _as_grid(model_or_grid, templates, shape, output, exact)
     first, second = partition_indices(partition, shape, _FUNC)
     rows = math.prod(values.shape[i] for i in first)
     cols = math.prod(values.shape[j] for j in second)
     mat = values.permute(*first, *second).reshape(rows, cols)
     s = torch.linalg.svdvals(mat).numpy()
     integral = bool(torch.all(mat == torch.round(mat))) and float(mat.abs().max()) < _EXACT_LIMIT
-    if exact is True and not integral:
+    if exact is True and not integral and residues is None:
         raise param_error("exact", _FUNC, "False or 'auto' for a grid with non-integer "
-                          "entries (or entries of 2^52 or more)", exact)
-    if exact is not False and integral:
+                          "entries (or entries of 2^52 or more) that is not the grid of a "
+                          "linear ConvAC", exact)
+    if exact is not False and residues is not None:
+        method, tol = "exact", float("nan")
+        rank = _modular_rank(residues, tuple(values.shape), (*first, *second), rows, cols)
+    elif exact is not False and integral:
         method, tol = "exact", float("nan")
         rank = exact_rank(mat.numpy()) if s[0] > 0 else 0
     else:
