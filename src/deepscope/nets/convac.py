@@ -184,8 +184,12 @@ class ConvAC(nn.Module):
             if weight.dim() == 3:                       # one matrix per position
                 return torch.einsum("bpi,pri->bpr", h, weight)
             return h @ weight.T
-        logw = torch.log_softmax(weight, dim=-1)
-        return torch.logsumexp(h.unsqueeze(-2) + logw, dim=-1)
+        # log sum_j softmax(w)_kj exp(h_j) = c + log(exp(h - c) @ softmax(w)^T), c = max_j h_j
+        c = h.detach().amax(-1, keepdim=True)
+        e = torch.exp(h - c)
+        probs = torch.softmax(weight, dim=-1)
+        mixed = torch.einsum("bpi,pri->bpr", e, probs) if probs.dim() == 3 else e @ probs.T
+        return torch.log(mixed) + c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if x.dim() != 2 + len(self.input_shape) or tuple(x.shape[2:]) != self.input_shape:

@@ -20,6 +20,7 @@ from deepscope.studies import (  # noqa: F401
     landscape,
     linear_regions,
     parity,
+    pooling_geometry,
     weight_spectra,
 )
 
