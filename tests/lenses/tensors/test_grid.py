@@ -31,11 +31,12 @@ def test_grid_equals_closed_form_contraction(kw):
     net = convac(**kw, in_channels=3, seed=7)
     m = kw["n_templates"]
     templates = torch.randn(m, 3, generator=torch.Generator().manual_seed(1))
-    grid = grid_tensor(net, templates)
     want = contraction(net, templates)
-    got = grid.values.numpy() * np.exp(grid.log_scale)
-    assert grid.values.shape == (m,) * net.tree.n_positions
-    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+    for method in ("forward", "contraction"):
+        grid = grid_tensor(net, templates, method=method)
+        got = grid.values.numpy() * np.exp(grid.log_scale)
+        assert grid.values.shape == (m,) * net.tree.n_positions
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
 
 
 def test_log_space_grid_is_rescaled_exp():
@@ -49,10 +50,10 @@ def test_log_space_grid_is_rescaled_exp():
 
 def test_chunking_and_dtype_do_not_change_values():
     net = convac(8, 2, 3, pooling="mirror", seed=1)
-    a = grid_tensor(net, torch.eye(2), chunk_size=7).values
-    b = grid_tensor(net, torch.eye(2), chunk_size=100_000).values
+    a = grid_tensor(net, torch.eye(2), chunk_size=7, method="forward").values
+    b = grid_tensor(net, torch.eye(2), chunk_size=100_000, method="forward").values
     assert torch.equal(a, b)
-    c = grid_tensor(net, torch.eye(2), dtype=torch.float32).values
+    c = grid_tensor(net, torch.eye(2), dtype=torch.float32, method="forward").values
     torch.testing.assert_close(c, a, rtol=1e-4, atol=1e-6)
 
 
@@ -80,5 +81,8 @@ def test_model_untouched_and_errors():
         grid_tensor(convac(16, 2, 2), torch.eye(2), max_entries=1000)
     with pytest.raises(DeepscopeError, match="'templates'"):
         grid_tensor(net, torch.eye(2)[0])
-    with pytest.raises(DeepscopeError, match="'output'"):
-        grid_tensor(net, torch.eye(2), output=1)
+    for method in ("forward", "contraction"):
+        with pytest.raises(DeepscopeError, match="'output'"):
+            grid_tensor(net, torch.eye(2), output=1, method=method)
+    with pytest.raises(DeepscopeError, match="'method'"):
+        grid_tensor(nn.Linear(4, 1), torch.eye(2), shape=(2,), method="contraction")

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepscope.errors import DeepscopeTypeError, check_int, param_error
+from deepscope.errors import DeepscopeTypeError, check_choice, check_int, param_error
 
 __all__ = ["GridTensor", "grid_tensor"]
 
@@ -95,7 +95,7 @@ def _input_shape(model: nn.Module, shape) -> tuple[int, ...]:
 def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output: int = 0,
                 log_output: bool | None = None, dtype: torch.dtype = torch.float64,
                 chunk_size: int = 4096, max_entries: int = 2 ** 24,
-                exact: bool = True) -> GridTensor:
+                exact: bool = True, method: str = "auto") -> GridTensor:
     """Evaluate ``model`` on all ``M^N`` assignments of ``M`` templates to ``N`` positions.
 
     The grid tensor of Cohen, Sharir & Shashua (2016, arXiv 1509.05009, Sec. 3): for a
@@ -121,6 +121,10 @@ def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output
         dtype: Precision of the evaluation (float64 by default: ranks need it).
         chunk_size: Assignments per forward pass.
         max_entries: Refuse grids larger than this (``M^N`` entries).
+        method: ``"forward"`` runs the model on every assignment (any model);
+            ``"contraction"`` contracts a :class:`deepscope.nets.ConvAC`'s weights along its
+            tree (:mod:`deepscope.lenses.tensors.contraction`; ``O(M^N r)``, hundreds of
+            times faster at N = 16); ``"auto"``: contraction for ConvACs, else forward.
         exact: For a linear-space ConvAC, also evaluate the circuit exactly modulo two
             primes (``residues``; see :mod:`deepscope.lenses.tensors.modular`), so that
             :func:`separation_rank` gives the exact rank of the float weights.
@@ -161,6 +165,60 @@ def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output
     if m ** n > max_entries:
         raise param_error("max_entries", _FUNC, f"at least M^N = {m}^{n} = {m ** n} for "
                           "these templates and shape (or use fewer positions)", max_entries)
+    check_choice(method, "method", _FUNC, ("auto", "forward", "contraction"))
+    from deepscope.nets.convac import ConvAC
+
+    is_convac = isinstance(model, ConvAC)
+    if method == "contraction" and not is_convac:
+        raise param_error("method", _FUNC, "'forward' or 'auto' for a model that is not a "
+                          "deepscope.nets.ConvAC", method)
+    if is_convac and method != "forward":
+        if tuple(shape) != tuple(model.input_shape):
+            raise param_error("shape", _FUNC, f"the ConvAC's input shape {model.input_shape}",
+                              shape)
+        out = _contract_float(model, templates, output, bool(log_output), dtype)
+    else:
+        out = _forward_grid(model, templates, shape, output, dtype, chunk_size)
+    out = out.double()
+    residues = None
+    if exact is not False and not log_output and _is_linear_convac(model):
+        from deepscope.lenses.tensors.modular import PRIMES, convac_grid_mod_p
+
+        residues = tuple(convac_grid_mod_p(model, templates, p, output) for p in PRIMES)
+    scale = 0.0
+    if log_output:
+        scale = float(out.max())
+        out = torch.exp(out - scale)
+    return GridTensor("tensors.grid_tensor", out.reshape((m,) * n), scale, shape, m, output,
+                      bool(log_output), {"dtype": str(dtype), "chunk_size": chunk_size,
+                                         "max_entries": max_entries, "exact": exact,
+                                         "method": method},
+                      residues)
+
+
+def _contract_float(model, templates, output, log_output, dtype) -> torch.Tensor:
+    from deepscope.lenses.tensors.contraction import contract, float_ops, log_ops
+
+    n_out = model.output.shape[0]
+    if output >= n_out:
+        raise param_error("output", _FUNC, f"an int in [0, {n_out - 1}]", output)
+    mix, outer = log_ops() if model.log_space else float_ops()
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    temps = templates.detach().cpu().numpy().astype(np_dtype)
+    rep = model.representation.detach().cpu().numpy().astype(np_dtype)
+    leaf = temps @ rep.T
+    convs = [w.detach().cpu().numpy().astype(np_dtype) for w in model.convs]
+    out_w = model.output.detach().cpu().numpy().astype(np_dtype)[output]
+    flat = contract(model, leaf, convs, out_w, mix, outer)
+    if model.log_space and not log_output:
+        flat = np.exp(flat)
+    elif not model.log_space and log_output:
+        flat = np.log(flat)
+    return torch.from_numpy(np.ascontiguousarray(flat))
+
+
+def _forward_grid(model, templates, shape, output, dtype, chunk_size) -> torch.Tensor:
+    m, n = templates.shape[0], math.prod(shape)
     params = {k: v.detach().to(dtype) if v.is_floating_point() else v.detach()
               for k, v in (*model.named_parameters(), *model.named_buffers())}
     device = templates.device
@@ -180,21 +238,7 @@ def grid_tensor(model: nn.Module, templates: torch.Tensor, *, shape=None, output
             if output >= y.shape[1]:
                 raise param_error("output", _FUNC, f"an int in [0, {y.shape[1] - 1}]", output)
             out[start:start + len(idx)] = y[:, output].cpu()
-    out = out.double()
-    residues = None
-    if exact is not False and not log_output and _is_linear_convac(model):
-        from deepscope.lenses.tensors.modular import PRIMES, convac_grid_mod_p
-
-        residues = tuple(convac_grid_mod_p(model, templates, p, chunk_size, output)
-                         for p in PRIMES)
-    scale = 0.0
-    if log_output:
-        scale = float(out.max())
-        out = torch.exp(out - scale)
-    return GridTensor("tensors.grid_tensor", out.reshape((m,) * n), scale, shape, m, output,
-                      bool(log_output), {"dtype": str(dtype), "chunk_size": chunk_size,
-                                         "max_entries": max_entries, "exact": exact},
-                      residues)
+    return out
 
 
 def _is_linear_convac(model: nn.Module) -> bool:

@@ -37,40 +37,17 @@ def to_mod_p(x: np.ndarray, p: int) -> np.ndarray:
     return out
 
 
-def _mix(h: np.ndarray, w: np.ndarray, p: int) -> np.ndarray:
-    """``h @ w.T`` modulo ``p`` (``w``: (out, in) or per position (P, out, in))."""
-    if w.shape[-1] > 8192:
-        raise ValueError("a mixing layer wider than 8192 channels overflows the modular path")
-    if w.ndim == 2:
-        return (h @ w.T) % p
-    return np.einsum("bpi,pri->bpr", h, w) % p
-
-
-def convac_grid_mod_p(model, templates: torch.Tensor, p: int, chunk_size: int = 4096,
-                      output: int = 0) -> np.ndarray:
+def convac_grid_mod_p(model, templates: torch.Tensor, p: int, output: int = 0) -> np.ndarray:
     """Flat ``M^N`` grid of a linear-space ConvAC, exactly modulo the prime ``p``."""
+    from deepscope.lenses.tensors.contraction import contract, mod_ops
+
+    for w in model.convs:
+        if w.shape[-1] > 8192:
+            raise ValueError("a mixing layer wider than 8192 channels overflows int64 here")
+    mix, outer = mod_ops(p)
     rep = to_mod_p(model.representation.detach().double().cpu().numpy(), p)
     temps = to_mod_p(templates.detach().double().cpu().numpy(), p)
-    leaf = _mix(temps, rep, p)                    # (M_templates, M)
+    leaf = mix(temps, rep)                        # (M_templates, M)
     convs = [to_mod_p(w.detach().double().cpu().numpy(), p) for w in model.convs]
-    out_w = to_mod_p(model.output.detach().double().cpu().numpy()[output:output + 1], p)
-    m, n = templates.shape[0], model.tree.n_positions
-    powers = m ** np.arange(n - 1, -1, -1)
-    result = np.empty(m ** n, dtype=np.int64)
-    chunk_size = max(chunk_size, 1 << 16)
-    for start in range(0, m ** n, chunk_size):
-        idx = np.arange(start, min(start + chunk_size, m ** n))
-        h = leaf[(idx[:, None] // powers) % m]    # (B, N, M)
-        if model.kind == "shallow":
-            h = _mix(h, convs[0], p)
-            acc = h[:, 0]
-            for i in range(1, n):
-                acc = (acc * h[:, i]) % p
-            h = acc
-        else:
-            for w, (left, right) in zip(convs, model.tree.pairs):
-                h = _mix(h, w, p)
-                h = (h[:, np.asarray(left)] * h[:, np.asarray(right)]) % p
-            h = h[:, 0]
-        result[start:start + len(idx)] = _mix(h, out_w, p)[:, 0]
-    return result
+    out_w = to_mod_p(model.output.detach().double().cpu().numpy()[output], p)
+    return contract(model, leaf, convs, out_w, mix, outer)

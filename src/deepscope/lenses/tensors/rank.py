@@ -89,9 +89,12 @@ def _rank_mod_p(a: np.ndarray, p: int) -> int:
         piv = rank + int(nz[0])
         if piv != rank:
             a[[rank, piv]] = a[[piv, rank]]
-        a[rank] = (a[rank] * pow(int(a[rank, c]), p - 2, p)) % p
-        f = a[rank + 1:, c].copy()
-        a[rank + 1:] = (a[rank + 1:] - (f[:, None] * a[rank][None, :]) % p) % p
+        a[rank, c:] = (a[rank, c:] * pow(int(a[rank, c]), p - 2, p)) % p
+        below = a[rank + 1:, c:]
+        nz_rows = np.flatnonzero(below[:, 0])
+        if nz_rows.size:
+            f = below[nz_rows, :1]
+            below[nz_rows] = (below[nz_rows] - (f * a[rank, c:]) % p) % p
         rank += 1
     return rank
 
