@@ -108,6 +108,8 @@ def _modular_rank(residues: tuple[np.ndarray, ...], sizes, order, rows, cols) ->
         if rows > cols:
             mat = mat.T
         best = max(best, _rank_mod_p(np.ascontiguousarray(mat), p))
+        if best == min(rows, cols):              # full rank: no prime can give more
+            break
     return best
 
 
@@ -122,7 +124,12 @@ def exact_rank(matrix: np.ndarray) -> int:
     ints = np.rint(matrix).astype(np.int64)
     if ints.shape[0] > ints.shape[1]:
         ints = ints.T.copy()
-    return max(_rank_mod_p(ints.copy(), p) for p in _PRIMES)
+    best = 0
+    for p in _PRIMES:
+        best = max(best, _rank_mod_p(ints.copy(), p))
+        if best == min(ints.shape):
+            break
+    return best
 
 
 def _as_grid(model_or_grid, templates, shape, output, exact):
