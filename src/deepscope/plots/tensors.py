@@ -20,7 +20,8 @@ __all__ = ["plot_singular_values"]
 
 
 def plot_singular_values(result: Any, ax: Axes | None = None, *, normalize: bool = True,
-                         show_rank: bool = True) -> tuple[Figure, Axes]:
+                         show_rank: bool = True, floor: float | None = 1e-20
+                         ) -> tuple[Figure, Axes]:
     """Singular values of one or several matricizations, descending, on a log axis.
 
     Args:
@@ -29,6 +30,8 @@ def plot_singular_values(result: Any, ax: Axes | None = None, *, normalize: bool
         ax: axes to draw into (default: a new figure).
         normalize: divide by the largest singular value.
         show_rank: mark each rank with a dot on its last counted singular value.
+        floor: lower limit of the y axis (rounding noise far below it is cut off);
+            ``None`` shows everything.
 
     Returns:
         ``(fig, ax)``.
@@ -56,6 +59,8 @@ def plot_singular_values(result: Any, ax: Axes | None = None, *, normalize: bool
         if show_rank and res.rank > 0:
             ax.semilogy([res.rank], [s[res.rank - 1]], "o", color=line.get_color(), ms=6,
                         mfc="none")
+    if floor is not None:
+        ax.set_ylim(bottom=floor, top=2.0 if normalize else None)
     ax.set_xlabel("index")
     ax.set_ylabel("singular value / largest" if normalize else "singular value")
     ax.set_xscale("log", base=2)
