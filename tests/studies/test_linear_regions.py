@@ -11,7 +11,7 @@ from deepscope import studies
 from deepscope.errors import DeepscopeError
 from deepscope.nets import MLP
 from deepscope.studies._config import from_sets
-from deepscope.studies._regions_train import log_steps
+from deepscope.studies.linear_regions.training import log_steps
 from deepscope.studies.linear_regions import LinearRegionsConfig, measure
 
 TINY = ["n_points=80", "toy_widths=2-8-8-2", "digits_widths=64-8-10", "steps=20",
@@ -68,7 +68,7 @@ def test_tiny_run_records_densities_sweep_and_partitions(tmp_path):
     assert (wide.loc["toy-mlp", "box_regions"] >= 1).all()
     sweep = df[df.lens == "init_sweep"]
     assert set(sweep.layer) == {"toy 4x1", "toy 4x2", "digits 4x1", "digits 4x2"}
-    assert (run.path / "partitions" / "toy-mlp-seed0.pkl").exists()
+    assert (run.path / "partitions" / "toy-mlp-seed0.npz").exists()
     names = [f.name for f in studies.get("linear-regions").figures(run)]
     assert names == ["partition", "densities", "init_sweep"]
     summary = studies.get("linear-regions").summary_table(run)
