@@ -69,3 +69,10 @@ def test_errors():
         relu_convnet(8, 2, 2, pool="min")
     with pytest.raises(DeepscopeError, match="'x'"):
         convac(8, 2, 2)(torch.zeros(1, 2, 4))
+
+
+def test_construction_leaves_the_global_rng_alone():
+    before = torch.random.get_rng_state()
+    convac((4, 4), 2, 3, seed=1)
+    relu_convnet((4, 4), 2, 3, seed=1)
+    assert torch.equal(before, torch.random.get_rng_state())

@@ -221,8 +221,10 @@ class PoolingConvNet(nn.Module):
         self.tree, self.pool, self.input_shape = tree, pool, tree.shape
         self._pairs = [(torch.tensor(a), torch.tensor(b)) for a, b in tree.pairs]
         sizes = (in_channels, *widths)
-        self.convs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-        self.head = nn.Linear(sizes[-1], n_outputs)
+        with torch.random.fork_rng(devices=[]):   # nn.Linear's own init draws from the global
+            self.convs = nn.ModuleList(           # RNG: keep it untouched (weights set below)
+                nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.head = nn.Linear(sizes[-1], n_outputs)
         with torch.no_grad():
             for layer in (*self.convs, self.head):
                 bound = 1.0 / math.sqrt(layer.in_features)
