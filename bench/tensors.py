@@ -3,6 +3,7 @@
     python bench/tensors.py                   # lens timings + both studies (default configs)
     python bench/tensors.py --only lens       # lens timings only (about a minute)
     python bench/tensors.py --only study      # both studies, their tables and docs/*.png
+    python bench/tensors.py --only study --reuse   # tables and pictures of the last runs
 
 Run with one torch thread (``--threads 1``, the default). Timings are the best of
 ``--repeats`` runs. Peers in the same run:
@@ -123,7 +124,8 @@ def als_bench() -> dict:
     return rows
 
 
-def study_bench() -> dict:
+def study_bench(reuse: bool = False) -> dict:
+    from deepscope.store import RunStore
     from deepscope.studies import get, run_study
     from deepscope.studies.depth_efficiency.figures import cp_table
 
@@ -131,8 +133,15 @@ def study_bench() -> dict:
     root = Path(os.environ.get("DS_BENCH_RUNS", "/tmp/deepscope_bench_runs"))
     for name in ("depth-efficiency", "pooling-geometry"):
         t0 = time.perf_counter()
-        run = run_study(name, root=root)
-        wall = time.perf_counter() - t0
+        if reuse:                       # tables and pictures of the last finished run
+            store = RunStore(root=root)
+            runs = store.list()
+            runs = runs[(runs.study == name) & (runs.status == "done")]
+            run = store.open(runs.sort_values("id").id.iloc[-1])
+            wall = float("nan")
+        else:
+            run = run_study(name, root=root)
+            wall = time.perf_counter() - t0
         study = get(name)
         table = study.summary_table(run)
         out[name] = {"wall_s": wall, "train_and_measure_s":
@@ -154,6 +163,9 @@ def main() -> None:
     parser.add_argument("--only", choices=("lens", "study"), default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true",
+                        help="study: read the last finished runs under DS_BENCH_RUNS instead "
+                             "of running again")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = {"machine": platform.processor() or platform.machine(), "threads": args.threads,
@@ -164,7 +176,7 @@ def main() -> None:
         result["lens"] = lens_bench(args.repeats)
         print(json.dumps(result["lens"], indent=1), flush=True)
     if args.only in (None, "study"):
-        result["study"] = study_bench()
+        result["study"] = study_bench(args.reuse)
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({**old, **result}, indent=1))
 
