@@ -5,6 +5,7 @@ No data set is downloaded at run time; every generator here is deterministic.
 
 from __future__ import annotations
 
+from deepscope.data.blobs import BlobImages, blob_images
 from deepscope.data.digits import Digits, digits
 from deepscope.data.parity import linear_periodic, parity
 from deepscope.data.sawtooth import sawtooth
@@ -14,6 +15,8 @@ from deepscope.data.toy2d import moons, spirals
 from deepscope.data.tishby12 import ICOSAHEDRON_VERTICES, tishby12
 
 __all__ = [
+    "BlobImages",
+    "blob_images",
     "ICOSAHEDRON_VERTICES",
     "Digits",
     "digits",

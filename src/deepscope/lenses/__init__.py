@@ -7,6 +7,15 @@ from deepscope.lenses import landscape
 from deepscope.lenses import regions
 from deepscope.lenses import representations
 from deepscope.lenses import spectra
+from deepscope.lenses import tensors
 
-__all__ = ["curvature", "gradients", "information", "landscape", "regions", "representations",
-           "spectra"]
+__all__ = [
+    "curvature",
+    "gradients",
+    "information",
+    "landscape",
+    "regions",
+    "representations",
+    "spectra",
+    "tensors",
+]

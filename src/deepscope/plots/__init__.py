@@ -21,6 +21,7 @@ from deepscope.plots.representations import (
     plot_probe,
 )
 from deepscope.plots.spectra import plot_alpha_over_epochs, plot_esd
+from deepscope.plots.tensors import plot_singular_values
 
 __all__ = [
     "plot_accuracy_curves",
@@ -40,5 +41,6 @@ __all__ = [
     "plot_mi_over_epochs",
     "plot_probe",
     "plot_regions",
+    "plot_singular_values",
     "plot_variance_vs_d",
 ]

@@ -12,6 +12,7 @@ from deepscope.studies._registry import Study, StudyContext, catalog, get, regis
 from deepscope.studies import (  # noqa: F401
     boolean_machines,
     conditioning,
+    depth_efficiency,
     depth_separation,
     end_to_end,
     flat_activations,
@@ -20,6 +21,7 @@ from deepscope.studies import (  # noqa: F401
     layer_representations,
     linear_regions,
     parity,
+    pooling_geometry,
     weight_spectra,
 )
 
