@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from deepscope.nets.cnn import SmallCNN
 from deepscope.nets.mlp import MLP
+from deepscope.nets.rbm import RBM, ContrastiveDivergence
 from deepscope.nets.sawtooth import sawtooth_net
 from deepscope.nets.tuple_net import SegmentNet, TupleNet
 
 __all__ = [
     "MLP",
+    "RBM",
+    "ContrastiveDivergence",
     "SmallCNN",
     "sawtooth_net",
     "SegmentNet",
