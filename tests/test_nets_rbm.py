@@ -86,7 +86,7 @@ def test_cd_training_raises_the_exact_likelihood(persistent):
     for i in range(300):
         logs = step(rbm, data[(i * 32) % 256:(i * 32) % 256 + 32], opt)
     after = ds.lenses.energy.log_likelihood(rbm, data).mean
-    assert set(logs) == {"free_energy_gap", "reconstruction_error"}
+    assert set(logs) == {"loss", "free_energy_gap", "reconstruction_error"}
     assert after > before + 1.5
     assert after > 8 * math.log(0.5) + 2
     if persistent:
@@ -102,3 +102,14 @@ def test_rbm_errors_name_the_parameter():
         ds.nets.RBM(4, 2).free_energy(torch.ones(3, 5))
     with pytest.raises(DeepscopeError, match="'k'"):
         ds.nets.ContrastiveDivergence(k=0)
+
+
+def test_cd_through_the_shared_training_loop():
+    from deepscope.train import fit
+
+    gen = torch.Generator().manual_seed(0)
+    data = (torch.rand(200, 6, generator=gen) < 0.3).float()
+    rbm = ds.nets.RBM(6, 3)
+    step = ds.nets.ContrastiveDivergence(k=2, persistent=True, n_chains=50, seed=0)
+    res = fit(rbm, None, (data, data), step_fn=step, lr=0.05, epochs=3, batch_size=20, seed=0)
+    assert res.steps == 30 and len(res.losses) == 30

@@ -178,6 +178,8 @@ class ContrastiveDivergence:
     gradient with the model expectation replaced by ``k`` Gibbs steps), handed to any
     torch optimizer. With ``persistent=True`` the negative chains (``n_chains`` of them, many
     at once) carry over from step to step (Tieleman 2008); otherwise they start at the data.
+    The logs are ``loss`` (the reconstruction error, mean squared ``v - E[v | E[h | v]]``),
+    ``reconstruction_error`` (the same) and ``free_energy_gap``.
 
     Args:
         k: Gibbs steps per update.
@@ -192,7 +194,7 @@ class ContrastiveDivergence:
         >>> step = ds.nets.ContrastiveDivergence(k=1, seed=0)
         >>> opt = torch.optim.SGD(rbm.parameters(), lr=0.1)
         >>> sorted(step(rbm, torch.ones(8, 4), opt))
-        ['free_energy_gap', 'reconstruction_error']
+        ['free_energy_gap', 'loss', 'reconstruction_error']
     """
 
     def __init__(self, *, k: int = 1, persistent: bool = False, n_chains: int | None = None,
@@ -230,4 +232,4 @@ class ContrastiveDivergence:
             model.W.grad.add_(self.l1 * torch.sign(model.W.detach()))
         optimizer.step()
         err = float(((v - recon) ** 2).mean())
-        return {"free_energy_gap": float(gap.detach()), "reconstruction_error": err}
+        return {"loss": err, "free_energy_gap": float(gap.detach()), "reconstruction_error": err}
