@@ -19,6 +19,7 @@ from deepscope.studies import (  # noqa: F401
     landscape,
     linear_regions,
     parity,
+    rbm_flow,
     weight_spectra,
 )
 
