@@ -20,6 +20,7 @@ from deepscope.studies import (  # noqa: F401
     linear_regions,
     parity,
     rbm_flow,
+    rbm_rg,
     weight_spectra,
 )
 
