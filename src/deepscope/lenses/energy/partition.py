@@ -155,12 +155,20 @@ class _Path:
         self.bA = base_bias.double()
         self.spin = rbm.visible == "spin"
 
-    def log_p(self, v: torch.Tensor, beta: float) -> torch.Tensor:
-        return ((1 - beta) * (v @ self.bA) + beta * (v @ self.b)
-                + F.softplus(beta * (v @ self.W + self.c)).sum(-1))
+    def _terms(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``v W + c``, ``v . b_A`` and ``v . b``: all the path needs of a state."""
+        return v @ self.W + self.c, v @ self.bA, v @ self.b
 
-    def step(self, v: torch.Tensor, beta: float, gen: torch.Generator) -> torch.Tensor:
-        ph = torch.sigmoid(beta * (v @ self.W + self.c))
+    @staticmethod
+    def _log_p(terms, beta: float) -> torch.Tensor:
+        pre, lin_a, lin_b = terms
+        return (1 - beta) * lin_a + beta * lin_b + F.softplus(beta * pre).sum(-1)
+
+    def step(self, v: torch.Tensor, beta: float, gen: torch.Generator,
+             pre: torch.Tensor | None = None) -> torch.Tensor:
+        """One block-Gibbs transition that leaves ``p*_beta`` invariant."""
+        pre = v @ self.W + self.c if pre is None else pre
+        ph = torch.sigmoid(beta * pre)
         h = (torch.rand(ph.shape, generator=gen, device=ph.device, dtype=ph.dtype) < ph).double()
         a = (1 - beta) * self.bA + beta * (self.b + h @ self.W.T)
         pv = torch.sigmoid(2 * a if self.spin else a)
@@ -174,14 +182,20 @@ class _Path:
 
     def run(self, v: torch.Tensor, betas: np.ndarray, gen: torch.Generator
             ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Anneal along ``betas`` from states ``v`` invariant under ``betas[0]``."""
+        """Anneal along ``betas`` from states ``v`` invariant under ``betas[0]``.
+
+        Each state's ``v W + c`` serves both weight terms and the next transition, so a
+        temperature costs two matrix products.
+        """
         logw = torch.zeros(v.shape[0], dtype=torch.float64, device=v.device)
-        prev = self.log_p(v, float(betas[0]))
+        terms = self._terms(v)
+        prev = float(betas[0])
         for beta in betas[1:]:
-            cur = self.log_p(v, float(beta))
-            logw += cur - prev
-            v = self.step(v, float(beta), gen)
-            prev = self.log_p(v, float(beta))
+            beta = float(beta)
+            logw += self._log_p(terms, beta) - self._log_p(terms, prev)
+            v = self.step(v, beta, gen, terms[0])
+            terms = self._terms(v)
+            prev = beta
         return logw, v
 
 
