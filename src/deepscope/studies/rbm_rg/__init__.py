@@ -10,7 +10,8 @@ spins) are measured instead of only shown, for every layer, beside the exact
 ``b x b`` block spins of the same depth (``b = L / sqrt(units)``) and beside the total
 magnetisation (a maximally non-local field):
 
-* ``gyration_radius``: radius of gyration of a field's squared-weight mass on the torus;
+* ``gyration_radius``: radius of gyration of a field's squared-weight mass on the torus
+  (``gyration_radius_q25``: its first quartile over units, the most local quarter);
 * ``effective_block``: smallest ``b'`` whose best ``b' x b'`` block holds half the mass;
 * ``block_mass``: share of the mass inside the best ``b x b`` block;
 * ``block_corr``: largest ``|corr|`` between a unit's activation and a majority block spin
@@ -34,7 +35,8 @@ from deepscope.studies._registry import Study, StudyContext, register
 
 __all__ = ["METRICS", "RbmRgConfig"]
 
-METRICS = ("gyration_radius", "effective_block", "block_mass", "block_corr")
+METRICS = ("gyration_radius", "gyration_radius_q25", "effective_block", "block_mass",
+           "block_corr")
 
 
 @dataclass(frozen=True)

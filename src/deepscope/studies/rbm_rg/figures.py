@@ -40,6 +40,8 @@ def make_figures(run, table: pd.DataFrame) -> list:
                     lim = float(np.abs(f).max()) or 1.0
                     ax.imshow(f.reshape(side, side), cmap="RdBu_r", vmin=-lim, vmax=lim)
                     ax.set_title(f"{layer} unit", fontsize=7)
+                else:
+                    ax.set_axis_off()
             for ax in axes[i]:
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -53,7 +55,8 @@ def make_figures(run, table: pd.DataFrame) -> list:
         fig = MplFigure(figsize=(10, 3.6), layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
         d = table["layer"]
-        for col, style, label in (("gyration_radius (RBM)", "o-", "RBM"),
+        for col, style, label in (("gyration_radius (RBM)", "o-", "RBM (median)"),
+                                  ("gyration_radius_q25 (RBM)", "o:", "RBM (first quartile)"),
                                   ("gyration_radius (block spin)", "s--", "block spin"),
                                   ("gyration_radius (magnetisation)", ":", "whole lattice")):
             ax1.plot(d, table[col], style, label=label)

@@ -78,15 +78,19 @@ def locality_row(field: np.ndarray, acts: torch.Tensor, spins: torch.Tensor, b: 
     L = field.shape[-1]
     bs = block_spin(spins, b, seed=seed).reshape(spins.shape[0], -1)
     ref = _block_fields(L, b)
-    rbm = {"gyration_radius": float(np.median(gyration_radius(field))),
+    radius = gyration_radius(field)
+    rbm = {"gyration_radius": float(np.median(radius)),
+           "gyration_radius_q25": float(np.quantile(radius, 0.25)),
            "effective_block": float(np.median(effective_block(field))),
            "block_mass": float(np.median(block_mass(field, b))),
            "block_corr": float(np.median(_max_corr(acts, bs)))}
     block = {"gyration_radius": float(gyration_radius(ref)[0]),
+             "gyration_radius_q25": float(gyration_radius(ref)[0]),
              "effective_block": float(effective_block(ref)[0]),
              "block_mass": 1.0, "block_corr": 1.0}
     flat = spins.reshape(spins.shape[0], -1).double()
     glob = {"gyration_radius": float(gyration_radius(np.ones((1, L, L)))[0]),
+            "gyration_radius_q25": float(gyration_radius(np.ones((1, L, L)))[0]),
             "effective_block": float(effective_block(np.ones((1, L, L)))[0]),
             "block_mass": b * b / (L * L),
             "block_corr": float(_max_corr(flat.mean(1, keepdim=True), bs)[0])}
