@@ -53,7 +53,7 @@ class RbmRgConfig:
     cd_k: int = option(1, "Gibbs steps of contrastive divergence")
     batch_size: int = option(100, "minibatch size")
     n_fields: int = option(6, "receptive fields kept per layer for the figure")
-    seeds: int = option(1, "number of seeds (data and RBMs)")
+    seeds: int = option(3, "number of seeds (data and RBMs)")
     first_seed: int = option(0, "first seed")
     threads: int = option(1, "CPU threads while the study runs (small matmuls: 1 is fastest)")
 
