@@ -18,6 +18,9 @@ compiled kernel (numba), and the batch Swendsen-Wang already decorrelates in a f
 ``T_c`` (see BENCHMARKS.md). Burn-in and thinning are measured: a pilot run estimates the
 integrated autocorrelation time (Sokal's automatic window), and samples are kept every
 ``ceil(2 tau)`` sweeps; the production run's own ``tau`` is reported per temperature.
+A tau is measured on the run itself, so a run much shorter than the true tau under-reports
+it (a slow sampler near ``T_c``, e.g. checkerboard at ``L >= 16``, needs an explicit long
+``burn_in`` and a long run before its tau is trustworthy).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ __all__ = ["ONSAGER_TC", "IsingSamples", "ising", "ising_exact", "ising_chain", 
 #: Onsager's critical temperature of the square-lattice Ising model, 2 / ln(1 + sqrt 2).
 ONSAGER_TC = 2.0 / math.log(1.0 + math.sqrt(2.0))
 ALGORITHMS = ("swendsen-wang", "checkerboard")
+#: Longest automatic pilot run (sweeps) when ``burn_in`` is not given.
+MAX_PILOT = 51_200
 
 
 @dataclass(frozen=True)
@@ -240,8 +245,9 @@ def ising(L: int, temperatures: float | Sequence[float], n: int, *, seed: int = 
         algorithm: ``"swendsen-wang"`` (default) or ``"checkerboard"`` Metropolis.
         n_chains: Independent chains per temperature (default ``min(n, 32)``); each chain
             gives ``ceil(n / n_chains)`` samples.
-        burn_in: Sweeps before the first sample. Default: a 100-sweep pilot, extended to
-            ``20 tau`` sweeps of the slowest temperature's measured autocorrelation time.
+        burn_in: Sweeps before the first sample. Default: a pilot of 100 sweeps, doubled until
+            it is at least ``20 tau`` long (``tau`` measured on its second half, slowest
+            temperature and observable; at most ``MAX_PILOT`` sweeps).
         thin: Sweeps between kept samples. Default ``ceil(2 tau)`` of the pilot's slowest tau.
 
     Returns:
@@ -271,9 +277,15 @@ def ising(L: int, temperatures: float | Sequence[float], n: int, *, seed: int = 
     if burn_in is None or thin is None:
         pilot = 100 if burn_in is None else max(burn_in, 20)
         m, e, _ = chains.run(pilot)
-        half = pilot // 2
-        te, tm = _taus(m[:, half:], e[:, half:], n_t, n_chains)
-        tau = float(max(te.max(), tm.max()))
+        while True:
+            half = pilot // 2
+            te, tm = _taus(m[:, half:], e[:, half:], n_t, n_chains)
+            tau = float(max(te.max(), tm.max()))
+            # a pilot shorter than ~20 tau has not equilibrated and under-measures tau
+            if burn_in is not None or 20 * tau <= pilot or pilot >= MAX_PILOT:
+                break
+            m2, e2, _ = chains.run(pilot)
+            m, e, pilot = np.concatenate([m, m2], 1), np.concatenate([e, e2], 1), 2 * pilot
         if burn_in is None:
             extra = max(0, math.ceil(20 * tau) - pilot)
             chains.run(extra)
