@@ -1,6 +1,7 @@
 """Lenses: measurements of a network, pure functions from tensors to typed results."""
 
 from deepscope.lenses import curvature
+from deepscope.lenses import energy
 from deepscope.lenses import gradients
 from deepscope.lenses import information
 from deepscope.lenses import landscape
@@ -11,6 +12,7 @@ from deepscope.lenses import tensors
 
 __all__ = [
     "curvature",
+    "energy",
     "gradients",
     "information",
     "landscape",

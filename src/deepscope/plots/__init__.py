@@ -9,6 +9,7 @@ axes, ready for ``fig.savefig(...)`` or a report.
 from __future__ import annotations
 
 from deepscope.plots.curvature import plot_hessian_density, plot_hessian_eigs
+from deepscope.plots.energy import plot_ais_weights, plot_ising_observables
 from deepscope.plots.gradients import plot_accuracy_curves, plot_gradient_snr, plot_variance_vs_d
 from deepscope.plots.information import plot_information_plane, plot_mi_over_epochs
 from deepscope.plots.landscape import plot_loss_contour, plot_loss_line, plot_loss_surface
@@ -25,6 +26,7 @@ from deepscope.plots.tensors import plot_singular_values
 
 __all__ = [
     "plot_accuracy_curves",
+    "plot_ais_weights",
     "plot_alpha_over_epochs",
     "plot_cka_matrix",
     "plot_embedding",
@@ -35,6 +37,7 @@ __all__ = [
     "plot_information_plane",
     "plot_intrinsic_dimension",
     "plot_invariance",
+    "plot_ising_observables",
     "plot_loss_contour",
     "plot_loss_line",
     "plot_loss_surface",

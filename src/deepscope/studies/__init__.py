@@ -22,6 +22,8 @@ from deepscope.studies import (  # noqa: F401
     linear_regions,
     parity,
     pooling_geometry,
+    rbm_flow,
+    rbm_rg,
     weight_spectra,
 )
 
