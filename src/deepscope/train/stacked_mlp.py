@@ -3,7 +3,7 @@
 :class:`StackedMLPTrainer` trains ``S`` independent copies (seeds) of a fully connected
 softmax classifier together: parameters are stacked along a leading seed dimension, every
 layer is one batched matmul, the backward pass is written by hand and the optimizer is a
-few in-place ops over one flat buffer (see :mod:`deepscope._stacked`). It is built for the
+few in-place ops over one flat buffer (see :mod:`deepscope.train._kernels`). It is built for the
 information-plane experiments of Shwartz-Ziv & Tishby (2017, arXiv:1703.00810) and Saxe et
 al. (ICLR 2018): a 12-10-7-5-4-3-2 net, 4096 samples, thousands of epochs, activations of
 every layer captured at a few hundred epochs.
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from deepscope import _stacked
+from deepscope.train import _kernels as _stacked
 from deepscope.errors import (
     DeepscopeTypeError,
     DeepscopeValueError,
