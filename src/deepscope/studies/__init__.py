@@ -18,6 +18,7 @@ from deepscope.studies import (  # noqa: F401
     info_plane,
     landscape,
     linear_regions,
+    matrix_factorization,
     max_margin,
     parity,
     weight_spectra,
