@@ -15,11 +15,13 @@ from deepscope.studies import (  # noqa: F401
     depth_separation,
     end_to_end,
     flat_activations,
+    generalization_measures,
     info_plane,
     landscape,
     linear_regions,
     matrix_factorization,
     max_margin,
+    network_size,
     parity,
     weight_spectra,
 )
