@@ -41,6 +41,7 @@ def test_config_grid_and_validation():
         GeneralizationMeasuresConfig(widths=(512,))
 
 
+@pytest.mark.slow
 def test_tiny_zoo_ranks_measures(tmp_path):
     from deepscope.studies.generalization_measures.figures import nets, summary_table
 

@@ -28,6 +28,7 @@ def test_config_validation():
         NetworkSizeConfig(widths=(0,))
 
 
+@pytest.mark.slow
 def test_tiny_run_resumes_to_the_same_numbers(tmp_path):
     from deepscope.store import RunStore
     from deepscope.studies.network_size.figures import measure_table, summary_table

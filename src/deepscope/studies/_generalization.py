@@ -19,7 +19,7 @@ def mlp(d_in: int, width: int, depth: int, d_out: int, seed: int) -> nn.Sequenti
     dims = [d_in] + [width] * depth + [d_out]
     layers: list[nn.Module] = []
     for a, b in zip(dims[:-1], dims[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
+        layers += [nn.utils.skip_init(nn.Linear, a, b), nn.ReLU()]
     net = nn.Sequential(*layers[:-1])
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():

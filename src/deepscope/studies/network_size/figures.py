@@ -98,7 +98,8 @@ def figures(run) -> list:
     ax2.set_xscale("log", base=2)
     ax2.set(xlabel="hidden width", ylabel="log(measure) − log(measure at narrowest fitted)",
             title="measures against width")
-    ax2.legend(fontsize=6.5)
+    if ax2.lines:
+        ax2.legend(fontsize=6.5)
     table = summary_table(run)
     t = table.iloc[[0, -1]] if len(table) > 1 else table
     text = "; ".join(f"width {int(r.width)}: test error {r['test error']:.3f}"
