@@ -92,12 +92,12 @@ def figures(run) -> list:
             part = fitted[fitted.lr == lr]
             ax.scatter(part[r.measure], part.gap, s=9, color=f"C{i}", label=f"lr {lr:g}")
         ax.set_title(f"{r.measure}\nτ={r.tau:.2f}  Ψ={r.Psi:.2f}", fontsize=7.5)
-        ax.tick_params(labelsize=6)
         if r.measure in ("params",) or r.measure.startswith("pacbayes") or \
                 r.measure in ("param_norm", "frobenius_distance", "dist_spec_init", "grad_noise",
                               "inverse_margin"):
             if (fitted[r.measure] > 0).all():
                 ax.set_xscale("log")
+        ax.tick_params(which="both", labelsize=6)
     if len(names):
         axes[0].legend(fontsize=6)
         axes[0].set_ylabel("generalization gap", fontsize=7)
