@@ -94,7 +94,7 @@ def figures(run) -> list:
     ax.set(xlim=(-4.5, 4.5), ylim=(-4.5, 4.5), xlabel="x₁", ylabel="x₂",
            title="data and separators")
     ax.legend(fontsize=6)
-    panels = [(axes[0, 1], "t_loss", "t · L(t)", False),
+    panels = [(axes[0, 1], "t_loss", "t · L(t)", True),
               (axes[0, 2], "norm_over_log_t", "‖w(t)‖ / log t", False),
               (axes[1, 0], "angle_gap", "angle gap 1 − cos(w, w_svm)", True),
               (axes[1, 1], "margin_gap", "margin gap 1 − γ(w)/γ_svm", True),
