@@ -3,7 +3,7 @@
     python bench/generalization.py --threads 1                 # lens kernels (a minute)
     python bench/generalization.py --threads 1 --studies       # + every study's default run,
                                                                #   README pictures -> docs/
-    python bench/generalization.py --threads 1 --studies --zoo-full   # + the 162-net zoo
+    python bench/generalization.py --zoo-full-only             # only the 162-net zoo, 2 workers
 
 Writes ``bench/results/generalization.json``. Compared in the same run:
 
@@ -123,16 +123,18 @@ def bench_pac_bayes() -> dict:
             "spread": a.spread}
 
 
-def run_studies(zoo_full: bool) -> dict:
+def run_studies(zoo_full: bool, only_zoo_full: bool = False) -> dict:
     from deepscope import studies
 
     out = {}
-    root = Path("/tmp/deepscope_bench_generalization")
+    root = Path("/tmp/deepscope_bench_generalization" + ("_zoo" if only_zoo_full else ""))
     shutil.rmtree(root, ignore_errors=True)
     plans = [("max-margin", [], "max_margin"), ("matrix-factorization", [], "matrix_factorization"),
              ("network-size", [], "network_size"),
              ("generalization-measures", [], "generalization_measures")]
-    if zoo_full:
+    if only_zoo_full:
+        plans = []
+    if zoo_full or only_zoo_full:
         plans.append(("generalization-measures",
                       ["lrs=0.02,0.05,0.1", "batch_sizes=32,128,512", "widths=64,128,256",
                        "depths=1,2,3", "workers=2"], "generalization_measures_full"))
@@ -162,8 +164,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--studies", action="store_true")
     parser.add_argument("--zoo-full", action="store_true")
+    parser.add_argument("--zoo-full-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.zoo_full_only:
+        res = {"load_avg": list(__import__("os").getloadavg()),
+               "studies": run_studies(False, only_zoo_full=True)}
+        (ROOT / "bench" / "results" / "generalization_zoo_full.json").write_text(
+            json.dumps(res, indent=1))
+        print(json.dumps(res, indent=1)[:3000])
+        return
     res = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                        "threads": args.threads, "load_avg": list(__import__("os").getloadavg())}}
     res["engine"] = bench_engine()
