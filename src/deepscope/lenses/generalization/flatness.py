@@ -8,7 +8,6 @@ and the measures ``pacbayes.flatness``, ``pacbayes.mag.flatness``, ``grad.noise`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
