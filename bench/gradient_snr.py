@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from deepscope.lenses._gradient_snr import gradient_snr
+    from deepscope.lenses.gradients.snr import gradient_snr
 
     device = torch.device(args.device)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "

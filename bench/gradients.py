@@ -110,7 +110,7 @@ def _timed(fn, device: str) -> float:
 
 def bench_training(dims: list[int], nets: list[int], steps: int, device: str) -> list[dict]:
     from deepscope.data.parity import random_subset
-    from deepscope.studies._parity_train import ParityGroup
+    from deepscope.studies.parity.training import ParityGroup
 
     dev = torch.device(device)
     rows = []

@@ -76,9 +76,9 @@ def bench_segments(n: int, device: str, old_n: int) -> dict:
     """The batched breakpoint path on ``n`` segments, against the per-region path (every
     interval carries its affine map; the path before the breakpoint rewrite) on the first
     ``old_n`` of them, extrapolated, and one call per segment on a sample of 50."""
-    from deepscope.lenses import _regions_line as line
+    from deepscope.lenses.regions import segment as line
     from deepscope.lenses import regions as R
-    from deepscope.lenses._regions_graph import Walk
+    from deepscope.lenses.regions.trace import Walk
 
     net = _mlp(256, 3, d_in=784, d_out=10).to(device)
     gen = torch.Generator().manual_seed(0)
@@ -109,9 +109,9 @@ def bench_segments(n: int, device: str, old_n: int) -> dict:
 
 def bench_sawtooth(depth: int, device: str, old: bool) -> dict:
     """Telgarsky's sawtooth (2^depth pieces) on [0, 1] with ``regions_on_segment``."""
-    from deepscope.lenses import _regions_line as line
+    from deepscope.lenses.regions import segment as line
     from deepscope.lenses import regions as R
-    from deepscope.lenses._regions_graph import Walk
+    from deepscope.lenses.regions.trace import Walk
     from deepscope.nets import sawtooth_net
 
     net = sawtooth_net(depth).to(device)

@@ -78,7 +78,7 @@ def _quiet(fn):
 def bench_model(name, net, repeats, rows):
     import weightwatcher as ww
 
-    from deepscope.lenses import _spectra_matrices as _mat
+    from deepscope.lenses.spectra import matrices as _mat
     from deepscope.lenses.spectra import analyze_weights
 
     mats = _mat.collect(net, "slices")

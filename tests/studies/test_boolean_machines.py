@@ -11,7 +11,7 @@ import pytest
 from deepscope import studies
 from deepscope.errors import DeepscopeError
 from deepscope.store import RunStore
-from deepscope.studies import _boolean as B
+from deepscope.studies.boolean_machines import functions as B
 from deepscope.studies._config import from_sets
 from deepscope.studies.boolean_machines import BooleanMachinesConfig
 from tests.studies._support import Interrupt

@@ -10,7 +10,7 @@ from deepscope import studies
 from deepscope.errors import DeepscopeError
 from deepscope.nets.tuple_net import SegmentNet, TupleNet
 from deepscope.studies._config import from_sets
-from deepscope.studies._e2e_parts import one_hot_moments
+from deepscope.studies.end_to_end.parts import one_hot_moments
 from deepscope.studies.end_to_end import EndToEndConfig
 
 TINY = ["ks=1,3", "steps=4", "batch_size=4", "n_test=16", "eval_every=2", "snr_ks=1,2",

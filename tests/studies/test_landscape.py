@@ -78,7 +78,7 @@ def test_tiny_run_records_everything_builds_a_report_and_is_reproducible(tmp_pat
 def test_training_stops_at_the_target_loss():
     import torch
 
-    from deepscope.studies._landscape_work import evaluate, make_net, train
+    from deepscope.studies.landscape.work import evaluate, make_net, train
     from deepscope.studies.landscape import _data
 
     x, y, _, _ = _data("mlp", "cpu")

@@ -11,7 +11,7 @@ from deepscope import studies
 from deepscope.errors import DeepscopeError
 from deepscope.nets import MLP
 from deepscope.studies._config import from_sets
-from deepscope.studies._regions_train import log_steps
+from deepscope.studies.linear_regions.training import log_steps
 from deepscope.studies.linear_regions import LinearRegionsConfig, measure
 
 TINY = ["n_points=80", "toy_widths=2-8-8-2", "digits_widths=64-8-10", "steps=20",

@@ -6,7 +6,7 @@ from deepscope import studies
 from deepscope.data.parity import random_subset
 from deepscope.errors import DeepscopeError
 from deepscope.studies._config import from_sets
-from deepscope.studies._parity_train import ParityGroup
+from deepscope.studies.parity.training import ParityGroup
 from deepscope.studies.parity import ParityConfig, hinge
 
 TINY = ["dims=4-6", "max_iterations=1500", "eval_every=500", "variance_dims=2-3",

@@ -9,11 +9,11 @@ axes, ready for ``fig.savefig(...)`` or a report.
 from __future__ import annotations
 
 from deepscope.plots.curvature import plot_hessian_density, plot_hessian_eigs
-from deepscope.plots.gradients import plot_accuracy_curves, plot_variance_vs_d
+from deepscope.plots.gradients import plot_accuracy_curves, plot_gradient_snr, plot_variance_vs_d
 from deepscope.plots.information import plot_information_plane, plot_mi_over_epochs
 from deepscope.plots.landscape import plot_loss_contour, plot_loss_line, plot_loss_surface
 from deepscope.plots.regions import plot_regions
-from deepscope.plots.snr import plot_gradient_snr
+
 from deepscope.plots.spectra import plot_alpha_over_epochs, plot_esd
 
 __all__ = [

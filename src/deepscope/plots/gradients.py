@@ -3,6 +3,7 @@
 * :func:`plot_variance_vs_d`: ``log2`` of the gradient variance across parities against
   the number of bits ``d``, with Theorem 1's bound ``G^2 / 2^d`` and a fitted slope.
 * :func:`plot_accuracy_curves`: test accuracy against SGD iterations, one curve per ``d``.
+* :func:`plot_gradient_snr`: signal, noise and SNR of the gradient per module or parameter.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from deepscope.errors import param_error
+from deepscope.errors import check_choice, param_error
 from deepscope.plots._axes import new_axes
 
-__all__ = ["plot_accuracy_curves", "plot_variance_vs_d"]
+__all__ = ["plot_accuracy_curves", "plot_gradient_snr", "plot_variance_vs_d"]
 
 
 def _frame(data: Any, need: tuple[str, ...], func: str) -> pd.DataFrame:
@@ -91,4 +92,40 @@ def plot_accuracy_curves(data: pd.DataFrame, ax: Axes | None = None, *,
     ax.set_ylabel("test accuracy (fresh samples)")
     ax.set_ylim(0.4, 1.02)
     ax.legend(fontsize=8)
+    return fig, ax
+
+
+
+def plot_gradient_snr(result: Any, ax: Axes | None = None, *, level: str = "module"
+                      ) -> tuple[Figure, Axes]:
+    """Bars of the gradient SNR per module (or per parameter), on a log scale.
+
+    Args:
+        result: a :class:`deepscope.lenses.gradients.snr.GradientSNR`.
+        ax: axes to draw in; default: a new figure (no pyplot state).
+        level: ``"module"`` or ``"parameter"``.
+
+    Returns:
+        ``(fig, ax)``.
+
+    Example:
+        >>> fig, ax = plot_gradient_snr(res)  # doctest: +SKIP
+    """
+    func = "plot_gradient_snr"
+    check_choice(level, "level", func, ("module", "parameter"))
+    if not hasattr(result, "module_snr"):
+        raise param_error("result", func, "a GradientSNR", type(result).__name__,
+                          type_error=True)
+    fig, ax = new_axes(ax, (max(4.0, 0.6 * len(result.parameters) + 2), 3.4), func)
+    names = result.modules if level == "module" else result.parameters
+    snr = result.module_snr if level == "module" else result.snr
+    labels = [n if n else "(root)" for n in names]
+    shown = np.where(np.isfinite(snr) & (snr > 0), snr, np.nan)
+    ax.bar(np.arange(len(labels)), shown, color="C0")
+    ax.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right")
+    if np.isfinite(shown).any():
+        ax.set_yscale("log")
+    ax.set_ylabel("gradient SNR  ‖E g‖² / E‖g − E g‖²")
+    ax.set_title(f"{result.n_batches} {'examples' if result.per_example else 'batches'}",
+                 fontsize=9)
     return fig, ax

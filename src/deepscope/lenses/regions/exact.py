@@ -1,0 +1,413 @@
+"""Linear regions: the hyperplane arrangement a piecewise-linear network cuts its input into.
+
+A network built from affine maps and ReLU / LeakyReLU / max-pool is affine on each cell of a
+partition of its input space into convex *activation regions*: the sets of inputs that share
+one on/off pattern of all units (Montúfar et al. 2014, arXiv 1402.1869; Serra et al. 2018,
+arXiv 1711.02114; Hanin & Rolnick 2019, arXiv 1901.09021 and 1906.00904). With one hidden
+layer of ``n`` units on ``R^d`` the regions are those of an arrangement of ``n`` hyperplanes,
+at most
+
+.. math:: \\sum_{i=0}^{d} \\binom{n}{i}
+
+of them; deeper layers bend the hyperplanes of later units at the cuts of earlier ones.
+Telgarsky (2016, arXiv 1602.04485) composes a two-unit tent map ``L`` times for ``2^L``
+linear pieces on ``[0, 1]``, which a shallow net needs ``2^(L-1)`` units to match.
+
+This lens computes the partition **exactly** (float64). In a 2-D slice
+(:func:`regions_in_plane`) it pushes the affine map of every cell through the traced
+graph: all cells of a layer at once, each ReLU unit's zero line cutting every cell in one
+vectorised step. On segments (:func:`regions_on_segment`, :func:`regions_on_segments`) it
+needs no per-region maps: along a line every value is piecewise affine in ``t``, so it keeps
+the sorted breakpoints of all segments in one array, evaluates the network at those points
+only, and finds each layer's switches by interpolating between neighbouring points (see
+:mod:`deepscope.lenses.regions.segment`). Supported: Linear, Conv1d/Conv2d, ReLU,
+LeakyReLU, Identity, Flatten, Dropout (identity, as in eval), BatchNorm (eval: running
+statistics), AvgPool (linear), MaxPool (its argmax switches are cuts; ties go to the
+first position, as in PyTorch) and residual additions (the graph is traced with
+:mod:`torch.fx`). Anything else raises a
+:class:`~deepscope.errors.DeepscopeValueError` naming the module. The model is never
+called, put in eval mode or changed.
+
+Tolerance policy (``rtol``, default ``1e-9``). A unit's affine function ``s`` is zero at a
+cell vertex when ``|s| <= rtol * (sum of the absolute values of its terms)``; a cell is cut
+only when some vertex is strictly positive and another strictly negative, so a line that
+touches a cell (a vertex or an edge on it) does not cut it, and a line through a vertex
+splits at that vertex. A unit is on in a cell when it is strictly positive somewhere in it;
+a unit identically zero there (dead, or a bias-free unit at the origin) is off. Features
+thinner than about ``rtol`` times the scale are not resolved. Adjacent regions are merged
+into one linear *piece* when their output slopes differ by at most ``1e-7`` times the largest
+slope on the segment (slopes are difference quotients of the outputs at the breakpoints,
+recomputed exactly on the intervals where their rounding error could change a decision).
+
+Example:
+    >>> import torch
+    >>> from deepscope.lenses import regions
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> part = regions.regions_in_plane(net, torch.zeros(2), torch.eye(2), (-9, 9, -9, 9))
+    >>> bool(abs(part.areas.sum() - 324) < 1e-9)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepscope.errors import DeepscopeValueError, check_float, param_error
+from deepscope.lenses.regions.cells import Points, Polygons
+from deepscope.lenses.regions.trace import SUPPORTED, Walk
+from deepscope.lenses.regions.segment import LineWalk, count_pieces, segment_counts, segment_maps
+from deepscope.lenses.regions.results import (
+    ActivationPatterns,
+    PlaneRegions,
+    SegmentRegions,
+    SegmentsRegions,
+)
+
+__all__ = [
+    "SUPPORTED",
+    "ActivationPatterns",
+    "PlaneRegions",
+    "SegmentRegions",
+    "SegmentsRegions",
+    "activation_patterns",
+    "count_patterns",
+    "plane_coordinates",
+    "plane_through",
+    "regions_in_plane",
+    "regions_on_segment",
+    "regions_on_segments",
+]
+
+
+def _tensor(x: Any, name: str, func: str, device: torch.device | None = None) -> torch.Tensor:
+    """``x`` as a float64 tensor (on its own device, or ``device``), finite."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
+        except (TypeError, ValueError):
+            raise param_error(name, func, "a tensor or array of real numbers",
+                              type(x).__name__, type_error=True) from None
+    if t.is_complex() or t.dtype == torch.bool:
+        raise param_error(name, func, "a real tensor", t.dtype, type_error=True)
+    t = t.to(device=device if device is not None else t.device, dtype=torch.float64)
+    if not bool(torch.isfinite(t).all()):
+        raise DeepscopeValueError(f"Values of {name!r} in {func} contain NaN or inf.")
+    return t
+
+
+def _rtol(rtol: Any, func: str) -> float:
+    return check_float(rtol, "rtol", func, low=0.0, high=1e-3, closed="right")
+
+
+# ----------------------------------------------------------------------------- patterns
+
+
+def activation_patterns(model: torch.nn.Module, x: Any) -> ActivationPatterns:
+    """The on/off code of every ReLU/LeakyReLU unit and max-pool switch for every input.
+
+    Args:
+        model: a network of the supported modules (see the module docstring).
+        x: ``(n, *input_shape)`` inputs.
+
+    Returns:
+        An :class:`ActivationPatterns` (codes on the inputs' device).
+
+    Raises:
+        DeepscopeValueError: unsupported module, inputs that do not fit, NaN/inf inputs.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(1, 2), torch.nn.ReLU())
+        >>> activation_patterns(net, torch.zeros(3, 1)).codes.shape
+        torch.Size([3, 2])
+    """
+    func = "activation_patterns"
+    walk = Walk(model, func, 0.0)
+    xs = _tensor(x, "x", func)
+    if xs.dim() < 2:
+        raise param_error("x", func, "a tensor of shape (n, *input_shape)", tuple(xs.shape))
+    res = walk.run(xs[:, None], Points(len(xs), xs.device))
+    return ActivationPatterns(res.codes, res.layers)
+
+
+def count_patterns(model: torch.nn.Module, x: Any) -> int:
+    """Number of distinct activation patterns among the inputs ``x`` (a lower bound on the
+    number of regions they visit). See :func:`activation_patterns`."""
+    codes = activation_patterns(model, x).codes
+    if codes.shape[1] == 0:
+        return min(len(codes), 1)
+    return int(torch.unique(_pack(codes), dim=0).shape[0])
+
+
+def _pack(codes: torch.Tensor) -> torch.Tensor:
+    """Bool rows ``(n, u)`` as int64 words ``(n, ceil(u / 62))`` (same rows, same words)."""
+    n, u = codes.shape
+    words = -(-u // 62)
+    padded = torch.zeros(n, words * 62, dtype=torch.int64, device=codes.device)
+    padded[:, :u] = codes
+    powers = 2 ** torch.arange(62, dtype=torch.int64, device=codes.device)
+    return (padded.reshape(n, words, 62) * powers).sum(-1)
+
+
+# ----------------------------------------------------------------------------- segments
+
+
+def _segment_walk(model: Any, a: Any, b: Any, func: str, rtol: float, batched: bool
+                  ) -> tuple[LineWalk, torch.Tensor, torch.Tensor]:
+    """The traced model and the validated end points ``(n, *input_shape)``."""
+    walk = LineWalk(model, func, _rtol(rtol, func))
+    at = _tensor(a, "a", func)
+    bt = _tensor(b, "b", func, at.device)
+    if at.shape != bt.shape:
+        raise param_error("b", func, f"of the same shape as 'a' {tuple(at.shape)}",
+                          tuple(bt.shape))
+    if not batched:
+        at, bt = at[None], bt[None]
+    elif at.dim() < 2:
+        raise param_error("a", func, "a tensor of shape (n, *input_shape)", tuple(at.shape))
+    return walk, at, bt
+
+
+def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
+                        rtol: float = 1e-9) -> SegmentsRegions:
+    """Exact activation regions and linear pieces along many segments at once (batched).
+
+    Segment ``i`` is :math:`x_i(t) = a_i + t (b_i - a_i)`, :math:`t \\in [0, 1]`. This is
+    the workhorse of Hanin & Rolnick's "regions per unit length" between data points
+    (2019, arXiv 1901.09021): at initialisation the density is about the number of neurons
+    times a constant, independent of depth.
+
+    Args:
+        model: a network of the supported modules.
+        a: ``(n, *input_shape)`` start points.
+        b: ``(n, *input_shape)`` end points.
+        rtol: the zero tolerance of the tolerance policy.
+
+    Returns:
+        A :class:`SegmentsRegions` with ``counts``, ``pieces`` and ``lengths`` per segment.
+
+    Raises:
+        DeepscopeValueError: mismatched shapes, unsupported module, NaN/inf, bad ``rtol``.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.ReLU())
+        >>> with torch.no_grad():
+        ...     _ = net[0].weight.fill_(1.0), net[0].bias.fill_(0.0)
+        >>> regions_on_segments(net, torch.tensor([[-1.0]]), torch.tensor([[1.0]])).counts
+        array([2])
+    """
+    func = "regions_on_segments"
+    walk, at, bt = _segment_walk(model, a, b, func, rtol, True)
+    counts, pieces = segment_counts(walk, at, bt)
+    lengths = (bt - at).flatten(1).norm(dim=1)
+    return SegmentsRegions(counts.cpu().numpy(), pieces.cpu().numpy(),
+                           lengths.cpu().numpy(), float(rtol))
+
+
+def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
+                       rtol: float = 1e-9) -> SegmentRegions:
+    """The exact breakpoints of a network along the segment from ``a`` to ``b``.
+
+    On :math:`x(t) = a + t (b - a)` every pre-activation is piecewise affine in ``t``; the
+    breakpoints are the ``t`` in (0, 1) where some unit's pre-activation changes sign
+    strictly (or a max-pool's argmax changes), found layer by layer.
+
+    Args:
+        model: a network of the supported modules.
+        a: start point, of the model's per-example input shape.
+        b: end point, same shape.
+        rtol: the zero tolerance of the tolerance policy.
+
+    Returns:
+        A :class:`SegmentRegions`.
+
+    Raises:
+        DeepscopeValueError: mismatched shapes, unsupported module, NaN/inf, bad ``rtol``.
+
+    Example:
+        >>> from deepscope.nets import sawtooth_net
+        >>> import torch
+        >>> seg = regions_on_segment(sawtooth_net(2), torch.zeros(1), torch.ones(1))
+        >>> seg.breakpoints.tolist(), seg.pieces
+        ([0.25, 0.5, 0.75], 4)
+    """
+    func = "regions_on_segment"
+    walk, at, bt = _segment_walk(model, a, b, func, rtol, False)
+    cells, res = walk.run_points(at, bt, codes=True)
+    slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt)
+    names, units = res.column_owner()
+    labels = cells.label[1:-1].cpu().numpy()
+    return SegmentRegions(
+        breakpoints=cells.t[1:-1].cpu().numpy(),
+        layers=tuple(names[i] for i in labels),
+        units=np.array([units[i] for i in labels], dtype=np.int64),
+        count=cells.n - 1,
+        pieces=int(count_pieces(cells.seg[1:], slope, 1)[0]),
+        length=float((bt - at).norm()),
+        starts=cells.t[:-1].cpu().numpy(),
+        affine=torch.stack([slope, intercept], dim=2).cpu().numpy(),
+        codes=res.codes.cpu().numpy(),
+        rtol=float(rtol),
+    )
+
+
+# ----------------------------------------------------------------------------- planes
+
+
+def _bounds(bounds: Any, func: str) -> tuple[float, float, float, float]:
+    accepted = "four finite floats (u0, u1, v0, v1) with u0 < u1 and v0 < v1"
+    try:
+        vals = tuple(float(v) for v in bounds)
+    except (TypeError, ValueError):
+        raise param_error("bounds", func, accepted, bounds) from None
+    if len(vals) != 4 or not all(np.isfinite(vals)) or not (vals[0] < vals[1]
+                                                             and vals[2] < vals[3]):
+        raise param_error("bounds", func, accepted, bounds)
+    return vals  # type: ignore[return-value]
+
+
+def _boundary(cells: Polygons, aff: torch.Tensor, rtol: float) -> list[np.ndarray]:
+    """Decision-boundary segments inside each region (``aff``: ``(R, n_out, 3)``)."""
+    n_out = aff.shape[1]
+    segs, owner = [], []
+    if n_out == 1:
+        seg, ok = cells.chords(aff[:, 0], rtol)
+        segs.append(seg[ok])
+        owner.append(torch.nonzero(ok).flatten())
+    for p in range(n_out if n_out > 1 else 0):
+        for q in range(p + 1, n_out):
+            sub = Polygons.__new__(Polygons)
+            sub.verts, sub.nv, sub.device = cells.verts, cells.nv, cells.device
+            keep = torch.arange(cells.n, device=cells.device)
+            for r in range(n_out):
+                if r in (p, q) or sub.n == 0:
+                    continue
+                kept = sub.clip(aff[keep, p] - aff[keep, r], torch.zeros_like(keep,
+                                dtype=torch.bool), -1, rtol)
+                keep = keep[kept]
+            if sub.n == 0:
+                continue
+            seg, ok = sub.chords(aff[keep, p] - aff[keep, q], rtol)
+            segs.append(seg[ok])
+            owner.append(keep[ok])
+    if not segs:
+        return [np.zeros((0, 2, 2)) for _ in range(cells.n)]
+    seg_all = torch.cat(segs).cpu().numpy()
+    own = torch.cat(owner).cpu().numpy()
+    order = np.argsort(own, kind="stable")
+    splits = np.searchsorted(own[order], np.arange(1, cells.n))
+    return np.split(seg_all[order], splits)
+
+
+def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any, *,
+                     boundary: bool = True, rtol: float = 1e-9) -> PlaneRegions:
+    """The exact partition of a 2-D slice of input space into activation regions.
+
+    The slice is :math:`x(u, v) = o + u\\,d_0 + v\\,d_1` for ``(u, v)`` in the box
+    ``bounds``; on each region the network is affine in ``(u, v)``. As in Hanin & Rolnick
+    (2019, arXiv 1906.00904), who draw such slices through three data points (see
+    :func:`plane_through`). Regions are convex polygons with distinct codes; their areas
+    sum to the box; with one hidden layer of ``n`` units in general position and all
+    crossings inside the box there are :math:`1 + n + \\binom{n}{2}` of them.
+
+    Args:
+        model: a network of the supported modules.
+        origin: the plane's origin, of the per-example input shape (``(d,)`` for an MLP,
+            ``(1, 8, 8)`` for an 8x8 image CNN).
+        directions: ``(2, *input_shape)`` the two directions (need not be orthonormal).
+        bounds: ``(u0, u1, v0, v1)`` the box in plane coordinates.
+        boundary: also compute the decision boundary inside each region.
+        rtol: the zero tolerance of the tolerance policy.
+
+    Returns:
+        A :class:`PlaneRegions`.
+
+    Raises:
+        DeepscopeValueError: bad shapes or bounds, unsupported module, NaN/inf, bad ``rtol``.
+    """
+    func = "regions_in_plane"
+    walk = Walk(model, func, _rtol(rtol, func))
+    o = _tensor(origin, "origin", func)
+    d = _tensor(directions, "directions", func, o.device)
+    if tuple(d.shape) != (2, *o.shape):
+        raise param_error("directions", func, f"of shape (2, *origin.shape) = "
+                          f"{(2, *o.shape)}", tuple(d.shape))
+    box = _bounds(bounds, func)
+    cells = Polygons(box, o.device)
+    res = walk.run(torch.stack([d[0], d[1], o])[None], cells)
+    aff = res.out.permute(0, 2, 1).contiguous()
+    nv = cells.nv.cpu().numpy()
+    verts = cells.verts.cpu().numpy()
+    polygons = [verts[i, :nv[i]].copy() for i in range(len(nv))]
+    return PlaneRegions(
+        count=cells.n, polygons=polygons, codes=res.codes.cpu().numpy(),
+        areas=cells.areas().cpu().numpy(), affine=aff.cpu().numpy(),
+        boundary=_boundary(cells, aff, walk.rtol) if boundary else [],
+        bounds=box, layers=dict(res.layers), rtol=float(rtol),
+    )
+
+
+def plane_through(p0: Any, p1: Any, p2: Any, *, margin: float = 0.25
+                  ) -> tuple[torch.Tensor, torch.Tensor, tuple[float, float, float, float]]:
+    """The plane through three inputs, as Hanin & Rolnick (2019) slice through data.
+
+    The origin is ``p0``; the directions are ``p1 - p0`` and the part of ``p2 - p0``
+    orthogonal to it, both normalised (Gram-Schmidt), so plane coordinates are Euclidean
+    distances in input space. The box holds the three points with ``margin`` times the
+    larger of the two spans added on every side.
+
+    Args:
+        p0, p1, p2: three inputs of the same per-example shape, not collinear.
+        margin: relative margin around the points, ``>= 0``.
+
+    Returns:
+        ``(origin, directions, bounds)`` for :func:`regions_in_plane` (float64 tensors on
+        ``p0``'s device).
+
+    Raises:
+        DeepscopeValueError: mismatched shapes, collinear points, bad ``margin``.
+    """
+    func = "plane_through"
+    margin = check_float(margin, "margin", func, low=0.0)
+    o = _tensor(p0, "p0", func)
+    pts = [_tensor(p, name, func, o.device) for p, name in ((p1, "p1"), (p2, "p2"))]
+    for p, name in zip(pts, ("p1", "p2")):
+        if p.shape != o.shape:
+            raise param_error(name, func, f"of the same shape as 'p0' {tuple(o.shape)}",
+                              tuple(p.shape))
+    d1, d2 = (pts[0] - o).flatten(), (pts[1] - o).flatten()
+    n1 = d1.norm()
+    e1 = d1 / n1 if n1 > 0 else d1
+    r2 = d2 - (d2 @ e1) * e1
+    n2 = r2.norm()
+    if n1 <= 0 or n2 <= 1e-12 * max(float(n1), float(d2.norm())):
+        raise param_error("p2", func, "a point off the line through 'p0' and 'p1'",
+                          "a collinear point")
+    e2 = r2 / n2
+    us = [0.0, float(n1), float(d2 @ e1)]
+    vs = [0.0, 0.0, float(n2)]
+    span = max(max(us) - min(us), max(vs) - min(vs))
+    pad = margin * span
+    bounds = (min(us) - pad, max(us) + pad, min(vs) - pad, max(vs) + pad)
+    return o, torch.stack([e1, e2]).reshape(2, *o.shape), bounds
+
+
+def plane_coordinates(x: Any, origin: Any, directions: Any) -> np.ndarray:
+    """``(n, 2)`` plane coordinates ``(u, v)`` of inputs ``x`` ``(n, *input_shape)``: the
+    least-squares solution of ``x - origin = u d_0 + v d_1`` (exact for points in the
+    plane)."""
+    func = "plane_coordinates"
+    o = _tensor(origin, "origin", func)
+    d = _tensor(directions, "directions", func, o.device).reshape(2, -1)
+    xs = _tensor(x, "x", func, o.device)
+    if tuple(xs.shape[1:]) != tuple(o.shape):
+        raise param_error("x", func, f"of shape (n, *{tuple(o.shape)})", tuple(xs.shape))
+    rhs = (xs - o).reshape(len(xs), -1).T
+    sol = torch.linalg.lstsq(d.T, rhs).solution
+    return sol.T.cpu().numpy()
