@@ -9,6 +9,7 @@ axes, ready for ``fig.savefig(...)`` or a report.
 from __future__ import annotations
 
 from deepscope.plots.curvature import plot_hessian_density, plot_hessian_eigs
+from deepscope.plots.generalization import plot_layer_norms, plot_margins
 from deepscope.plots.gradients import plot_accuracy_curves, plot_gradient_snr, plot_variance_vs_d
 from deepscope.plots.information import plot_information_plane, plot_mi_over_epochs
 from deepscope.plots.landscape import plot_loss_contour, plot_loss_line, plot_loss_surface
@@ -24,9 +25,11 @@ __all__ = [
     "plot_hessian_density",
     "plot_hessian_eigs",
     "plot_information_plane",
+    "plot_layer_norms",
     "plot_loss_contour",
     "plot_loss_line",
     "plot_loss_surface",
+    "plot_margins",
     "plot_mi_over_epochs",
     "plot_regions",
     "plot_variance_vs_d",
