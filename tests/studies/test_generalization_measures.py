@@ -52,3 +52,22 @@ def test_tiny_zoo_ranks_measures(tmp_path):
     assert {"measure", "tau", "Psi", "psi lr", "psi width"} <= set(ranked.columns)
     assert "log_path_norm_over_margin" in set(ranked.measure)
     assert (run.path / "report.html").exists()
+
+
+@pytest.mark.slow
+def test_interrupted_zoo_resumes_without_retraining(tmp_path):
+    from deepscope.store import RunStore
+    from tests.studies._support import Interrupt
+
+    keys = ["step", "lens", "layer", "metric", "seed"]
+    full = studies.run_study("generalization-measures", sets=TINY, root=tmp_path / "full",
+                             report=False)
+    with pytest.raises(KeyboardInterrupt):
+        studies.run_study("generalization-measures", sets=TINY, root=tmp_path / "cut",
+                          report=False, progress=Interrupt(after=2))
+    run_id = RunStore(root=tmp_path / "cut").list().id.iloc[0]
+    resumed = studies.run_study("generalization-measures", root=tmp_path / "cut",
+                                resume=run_id, report=False)
+    pd.testing.assert_frame_equal(
+        resumed.measurements().sort_values(keys, kind="stable").reset_index(drop=True),
+        full.measurements().sort_values(keys, kind="stable").reset_index(drop=True))
