@@ -2,6 +2,7 @@
 
 from deepscope.lenses import curvature
 from deepscope.lenses import energy
+from deepscope.lenses import generalization
 from deepscope.lenses import gradients
 from deepscope.lenses import information
 from deepscope.lenses import landscape
@@ -13,6 +14,7 @@ from deepscope.lenses import tensors
 __all__ = [
     "curvature",
     "energy",
+    "generalization",
     "gradients",
     "information",
     "landscape",
