@@ -20,9 +20,10 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("data", "lenses", "nets", "plots", "report", "seeding", "store",
                "studies", "train")
-_ATTRIBUTES = {"capture": ("deepscope.activations", "capture")}
+_ATTRIBUTES = {"capture": ("deepscope.activations", "capture"),
+               "sweep": ("deepscope.sweeps", "sweep")}
 
-__all__ = ["DeepscopeError", "__version__", "capture", *_SUBMODULES]
+__all__ = ["DeepscopeError", "__version__", "capture", "sweep", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
@@ -45,3 +46,4 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover
     from deepscope import data, lenses, nets, plots, report, seeding, store, studies, train
     from deepscope.activations import capture
+    from deepscope.sweeps import sweep

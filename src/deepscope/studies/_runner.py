@@ -73,6 +73,7 @@ def run_study(
     resume: str | None = None,
     progress: Callable | None = None,
     report: bool = True,
+    run_id: str | None = None,
 ) -> Any:
     """Run study ``name`` and return its :class:`deepscope.store.Run`.
 
@@ -86,6 +87,8 @@ def run_study(
             checkpoint; its stored config is used.
         progress: Progress factory (see :class:`StudyContext`); ``None`` or ``False`` is silent.
         report: Build ``report.html`` when the run finishes.
+        run_id: Id of the new run (default a fresh time-based one); sweeps pass a content
+            hash. Ignored with ``resume``.
 
     Raises:
         DeepscopeValueError: unknown study, bad config value, or a run that cannot be resumed.
@@ -123,7 +126,8 @@ def run_study(
             config = from_sets(study.config_cls, sets)
         elif sets:
             config = from_sets(study.config_cls, sets, base=to_dict(config))
-        run = store.create(study=name, config=to_dict(config), seeds=list(config.seed_list()))
+        run = store.create(study=name, config=to_dict(config), seeds=list(config.seed_list()),
+                           run_id=run_id)
     run.update_manifest(device=str(dev))
     ctx = StudyContext(run=run, device=dev, resume=checkpoint, progress=progress)
     t0 = time.perf_counter()
