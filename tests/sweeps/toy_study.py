@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from deepscope.studies._config import option
+from deepscope.studies._config import option, validate_choices
 from deepscope.studies._registry import Study, StudyContext, register
 
 
@@ -28,6 +28,9 @@ class ToyConfig:
     seeds: int = option(1, "number of seeds")
     first_seed: int = option(0, "first seed")
     threads: int = option(1, "CPU threads")
+
+    def __post_init__(self) -> None:
+        validate_choices(self)
 
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))

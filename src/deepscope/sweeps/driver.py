@@ -19,6 +19,8 @@ __all__ = ["sweep"]
 
 #: Seconds between two manifest writes while outcomes arrive (the last one is always written).
 _WRITE_EVERY = 1.0
+#: Seconds to wait for runs another (dying) process still holds before running the others.
+_BUSY_WAIT = 10.0
 
 
 def _grid(grid: Any) -> dict[str, list]:
@@ -239,8 +241,13 @@ def _drive(sw: Sweep, tasks: list, ex: Any, retries: int,
     manifest = sw.manifest
     entries = {r["run_id"]: r for r in manifest["runs"]}
     pending = []
+    deadline = time.monotonic() + _BUSY_WAIT
     for task in tasks:
-        if run_state(task.root, task.study, task.run_id) == "done":
+        state = run_state(task.root, task.study, task.run_id)
+        while state == "running" and time.monotonic() < deadline:  # e.g. a killed driver's
+            time.sleep(0.1)                                           # worker still exiting
+            state = run_state(task.root, task.study, task.run_id)
+        if state == "done":
             entries[task.run_id]["status"] = "done"
         else:
             pending.append(task)

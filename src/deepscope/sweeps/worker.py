@@ -36,9 +36,22 @@ def run_state(root: str | os.PathLike, study: str, run_id: str) -> str:
     if not (path / _MANIFEST).is_file():
         return "missing"
     try:
-        return Run(path).status
+        run = Run(path)
+        status = run.status
+        if status == "running" and _zombie(run.manifest.get("pid")):
+            return "interrupted"
+        return status
     except (OSError, ValueError):
         return "interrupted"  # an unreadable manifest: start the run over from its checkpoint
+
+
+def _zombie(pid: Any) -> bool:
+    """Linux: process ``pid`` has exited but was not reaped yet (its parent was killed)."""
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+    except (OSError, TypeError, ValueError):
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
 
 
 def _outcome(task: Task, status: str, started: float, error: str | None = None) -> dict:
