@@ -13,10 +13,31 @@ the small :class:`Executor` protocol.
 
 from __future__ import annotations
 
-from deepscope.sweeps.driver import sweep
-from deepscope.sweeps.executors import Executor, LocalExecutor, RayExecutor
-from deepscope.sweeps.folder import SWEEP_STATUSES, Sweep, list_sweeps, open_sweep
-from deepscope.sweeps.plan import Task, run_id
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {"sweep": "driver", "Executor": "executors", "LocalExecutor": "executors",
+          "RayExecutor": "executors", "SWEEP_STATUSES": "folder", "Sweep": "folder",
+          "list_sweeps": "folder", "open_sweep": "folder", "Task": "plan", "run_id": "plan"}
 
 __all__ = ["Executor", "LocalExecutor", "RayExecutor", "SWEEP_STATUSES", "Sweep", "Task",
            "list_sweeps", "open_sweep", "run_id", "sweep"]
+
+
+def __getattr__(name: str) -> Any:  # loaded on first use: the CLI imports this package
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"deepscope.sweeps.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'deepscope.sweeps' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deepscope.sweeps.driver import sweep
+    from deepscope.sweeps.executors import Executor, LocalExecutor, RayExecutor
+    from deepscope.sweeps.folder import SWEEP_STATUSES, Sweep, list_sweeps, open_sweep
+    from deepscope.sweeps.plan import Task, run_id
