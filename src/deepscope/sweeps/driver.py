@@ -18,7 +18,7 @@ from deepscope.sweeps.plan import make_plan, parse_grid, resolve_seeds, store_fo
 __all__ = ["sweep"]
 
 #: Seconds between two manifest writes while outcomes arrive (the last one is always written).
-_WRITE_EVERY = 1.0
+_WRITE_EVERY = 2.0
 #: Seconds to wait for runs another (dying) process still holds before running the others.
 _BUSY_WAIT = 10.0
 

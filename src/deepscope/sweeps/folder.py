@@ -37,10 +37,12 @@ def now_iso() -> str:
 
 
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write JSON through a temporary file moved into place (a reader never sees half)."""
+    """Write JSON through a temporary file moved into place (a reader never sees half).
+
+    Compact (no indent): the C encoder, ~10x faster on a 10^4-run manifest."""
     from deepscope.store._run import _dumps, _write_atomic
 
-    _write_atomic(path, _dumps(data, indent=1).encode())
+    _write_atomic(path, _dumps(data, separators=(",", ":")).encode())
 
 
 class Sweep:
