@@ -214,12 +214,21 @@ class RayExecutor:
         return ray
 
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[Task, dict[str, Any]]]:
-        """Submit every task, yield outcomes as Ray returns them."""
+        """Submit tasks in a bounded window (4x the cluster's CPUs, at least 64) and yield
+        outcomes as Ray returns them."""
         ray = self._init()
         remote = ray.remote(num_cpus=self.threads, max_retries=0)(_ray_execute)
-        refs = {remote.remote(task, self.threads): task for task in tasks}
+        window = max(64, 4 * int(ray.cluster_resources().get("CPU", 1)))
+        queue = iter(tasks)
+        refs: dict[Any, Task] = {}
         try:
-            while refs:
+            while True:
+                for task in queue:
+                    refs[remote.remote(task, self.threads)] = task
+                    if len(refs) >= window:
+                        break
+                if not refs:
+                    return
                 done, _ = ray.wait(list(refs), num_returns=1)
                 for ref in done:
                     task = refs.pop(ref)
