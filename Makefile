@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-all bench chromium clean
+.PHONY: demo test test-all bench tables chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Ctrl-C stops the run with exit code 130 (make reports the failure) and prints the
+# command that resumes it.
 demo: $(STAMP)
 	$(VENV)/bin/deepscope run info-plane
 
@@ -44,6 +46,14 @@ bench: $(STAMP)
 	$(PY) bench/info_plane.py
 	for f in regions spectra curvature landscape gradients gradient_snr; do \
 		echo "== bench/$$f.py"; $(PY) bench/$$f.py $(BENCH_FLAGS) || exit 1; done
+	$(PY) bench/startup.py
+	$(PY) bench/threads.py
+	$(PY) bench/study_times.py
+	$(PY) bench/tables.py
+
+# Regenerate BENCHMARKS.md's tables from bench/results/*.json (no measuring).
+tables:
+	$(PY) bench/tables.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

@@ -79,7 +79,7 @@ def bench_binning(reps: int = 3) -> dict:
     ours_t = min(_timed(ours) for _ in range(reps))
     ref_t = min(_timed(ref) for _ in range(1))
     a, b = ours(), ref()
-    diff = max(max(abs(float(r["i_xt"][0]) - q[0]), abs(float(r["i_ty"][0]) - q[1]))
+    diff = max(max(abs(float(r.i_xt[0]) - q[0]), abs(float(r.i_ty[0]) - q[1]))
                for ra, qa in zip(a, b) for r, q in zip(ra, qa))
     one = min(_timed(lambda: [information_plane_stacked(x[None], y, method="binning", bins=30,
                                                         range=(-1.0, 1.0)) for x in snaps[-1]])

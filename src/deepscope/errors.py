@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "Described",
     "DeepscopeError",
     "DeepscopeValueError",
     "DeepscopeTypeError",
@@ -40,8 +41,13 @@ class DeepscopeTypeError(DeepscopeError, TypeError):
     """A parameter has the wrong type."""
 
 
+class Described(str):
+    """A ``got`` written as it is, not as its repr: a description such as ``"list"`` or
+    ``"a tensor containing NaN or inf"`` (see :func:`param_error`)."""
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = str(value) if isinstance(value, Described) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -54,7 +60,8 @@ def param_error(
         name: Parameter name, e.g. ``"bins"``.
         func: Function or component that owns it, e.g. ``"mutual_information"``.
         accepted: What is accepted, phrased to follow "must be", e.g. ``"an int in [2, 100000]"``.
-        got: The value that was given.
+        got: The value that was given (shown as its repr, or as it is when wrapped in
+            :class:`Described`).
         type_error: Return a :class:`DeepscopeTypeError` instead of a value error.
 
     Returns:

@@ -89,9 +89,9 @@ def test_information_plane_tidy_rows_are_averaged_over_seeds():
 def test_information_plane_errors():
     with pytest.raises(DeepscopeError, match="'color_by' parameter of plot_information_plane"):
         plot_information_plane(_frame(), color_by="seed")
-    with pytest.raises(DeepscopeError, match="'data' parameter of plot_information_plane"):
+    with pytest.raises(DeepscopeError, match="'result' parameter of plot_information_plane"):
         plot_information_plane(pd.DataFrame({"layer": ["a"], "i_xt": [1.0]}))
-    with pytest.raises(DeepscopeError, match="'data' parameter"):
+    with pytest.raises(DeepscopeError, match="'result' parameter"):
         plot_information_plane([1, 2, 3])
 
 
@@ -105,7 +105,7 @@ def test_mi_over_epochs():
     np.testing.assert_array_equal(ax.lines[0].get_xdata(), STEPS)
     fig, ax = plot_mi_over_epochs(frame[frame.step > 0])
     assert ax.get_xscale() == "log" and ax.get_ylabel() == "I(X;T) (bits)"
-    with pytest.raises(DeepscopeError, match="'frame' parameter of plot_mi_over_epochs"):
+    with pytest.raises(DeepscopeError, match="'result' parameter of plot_mi_over_epochs"):
         plot_mi_over_epochs(frame, metric="accuracy")
     with pytest.raises(DeepscopeError, match="'step' column"):
         plot_mi_over_epochs(frame.drop(columns="step"))

@@ -18,7 +18,7 @@ def results():
     d1, d2 = L.random_direction(a, 0), L.random_direction(a, 1)
     plane = L.loss_plane(a, F.cross_entropy, (x, y), d1, d2, steps=5)
     line = L.loss_line(a, F.cross_entropy, (x, y), d1, steps=5)
-    path = L.interpolate(a, b, F.cross_entropy, (x, y), 5)
+    path = L.interpolate(a, b, F.cross_entropy, (x, y), steps=5)
     return plane, line, path
 
 

@@ -68,7 +68,7 @@ def test_tiny_run_records_densities_sweep_and_partitions(tmp_path):
     assert (wide.loc["toy-mlp", "box_regions"] >= 1).all()
     sweep = df[df.lens == "init_sweep"]
     assert set(sweep.layer) == {"toy 4x1", "toy 4x2", "digits 4x1", "digits 4x2"}
-    assert (run.path / "partitions" / "toy-mlp-seed0.pkl").exists()
+    assert (run.path / "partitions" / "toy-mlp-seed0.npz").exists()
     names = [f.name for f in studies.get("linear-regions").figures(run)]
     assert names == ["partition", "densities", "init_sweep"]
     summary = studies.get("linear-regions").summary_table(run)

@@ -33,9 +33,10 @@ def test_hand_written_step_matches_autograd():
     g = ParityGroup(d, 12, seeds, [random_subset(d, seed=s) for s in seeds],
                     torch.device("cpu"))
     nets = [g.module(i) for i in range(2)]
-    state = g.gen.get_state()
-    x = g.sample(128, g.gen)
-    g.gen.set_state(state)
+    states = [gen.get_state() for gen in g.gens]
+    x = g.sample(128)
+    for gen, st in zip(g.gens, states):
+        gen.set_state(st)
     y = g.labels(x)
     g.step(128, 0.01)
     for i, net in enumerate(nets):
@@ -54,6 +55,15 @@ def test_stacked_nets_equal_nets_trained_alone():
     both = ParityGroup(d, 10, [0, 1], [(0, 1), (2, 3)], torch.device("cpu"))
     alone = ParityGroup(d, 10, [1], [(2, 3)], torch.device("cpu"))
     assert torch.equal(both.W[1], alone.W[0])  # same init whatever the group
+    for _ in range(10):
+        both.step(64, 0.05)
+        alone.step(64, 0.05)
+    # the batch stream is per seed too: training beside seed 0 changes nothing for seed 1
+    for key in ("W", "b", "u", "c"):
+        assert torch.equal(getattr(both, key)[1], getattr(alone, key)[0]), key
+    test = torch.Generator().manual_seed(3)
+    assert torch.equal(both.sample(16, test)[1],
+                       alone.sample(16, torch.Generator().manual_seed(3))[0])
 
 
 def test_tiny_run_learns_small_parities_and_records_everything(tmp_path):

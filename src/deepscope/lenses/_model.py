@@ -38,22 +38,17 @@ def check_loss_fn(loss_fn: Any, func: str) -> Callable:
 
 def select_parameters(model: nn.Module, parameters: Sequence[str] | None, func: str
                       ) -> list[str]:
-    """Names of the trainable parameters to use: all of them, or the (deduplicated) subset."""
+    """Names of the trainable parameters to use: all of them, or those that names or glob
+    patterns select (see :func:`deepscope.lenses._select.select_names`)."""
     named = [n for n, p in model.named_parameters() if p.requires_grad]
     if parameters is None:
         if not named:
             raise param_error("model", func, "a module with trainable parameters",
                               type(model).__name__)
         return named
-    if isinstance(parameters, str) or not isinstance(parameters, Sequence) or not parameters:
-        raise param_error("parameters", func, "None or a non-empty sequence of parameter names",
-                          parameters)
-    unknown = [p for p in parameters if p not in named]
-    if unknown:
-        known = ", ".join(repr(n) for n in named)
-        raise param_error("parameters", func, f"names of trainable parameters ({known})",
-                          unknown[0])
-    return list(dict.fromkeys(parameters))
+    from deepscope.lenses._select import select_names
+
+    return select_names(named, parameters, func, "parameters")
 
 
 def _is_pair(data: Any) -> bool:
@@ -100,6 +95,12 @@ def each_batch(batches: Iterable, func: str, device: torch.device
             raise param_error("data", func, _DATA + " (inputs a tensor or a tuple of tensors)",
                               f"inputs of type {type(x).__name__}", type_error=True)
         y = y.to(device) if isinstance(y, torch.Tensor) else y
+        first = x if isinstance(x, torch.Tensor) else x[0]
+        if (isinstance(y, torch.Tensor) and y.ndim > 0 and first.ndim > 0
+                and y.shape[0] != first.shape[0]):
+            raise DeepscopeValueError(
+                f"A batch of 'data' in {func} has {first.shape[0]} inputs but {y.shape[0]} "
+                "targets; inputs and targets must have the same length (dimension 0).")
         seen = True
         yield x, y, _batch_size(x, y, func)
     if not seen:

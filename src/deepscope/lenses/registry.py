@@ -16,7 +16,8 @@ from typing import Any
 
 from deepscope.errors import DeepscopeValueError, check_choice
 
-__all__ = ["NEEDS", "LensCase", "LensSpec", "get_lens", "lenses", "register_lens"]
+__all__ = ["NEEDS", "LensCase", "LensSpec", "get_lens", "lenses", "register_lens", "tiny_net",
+           "tiny_data"]
 
 #: What a lens may need from a user's model and data.
 NEEDS = ("model", "data", "loss", "piecewise_linear", "activations", "weights", "rbm",
@@ -104,3 +105,30 @@ def get_lens(name: str) -> LensSpec:
         raise DeepscopeValueError(f"Unknown lens {name!r}. Known lenses: "
                                   f"{', '.join(sorted(_REGISTRY))}.")
     return _REGISTRY[name]
+
+
+def tiny_net(*widths: int, activation: str = "relu", seed: int = 0):
+    """A small ``Linear``/activation stack for a tiny case, initialised from ``seed``
+    (``activation``: ``"relu"`` or ``"tanh"``), the caller's global RNG left alone."""
+    import torch
+
+    from deepscope.seeding import seeded_init
+
+    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}[activation]
+
+    def make():
+        layers: list = []
+        for n_in, n_out in zip(widths[:-1], widths[1:]):
+            layers += [torch.nn.Linear(n_in, n_out), act()]
+        return torch.nn.Sequential(*layers[:-1])
+
+    return seeded_init(make, seed)
+
+
+def tiny_data(n: int, d: int, classes: int = 2, seed: int = 5):
+    """``(x (n, d), y (n,))`` from a seeded generator: Gaussian inputs, labels in
+    ``[0, classes)``."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.randint(0, classes, (n,), generator=g)

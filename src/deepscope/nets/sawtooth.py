@@ -21,6 +21,7 @@ from collections import OrderedDict
 
 import torch
 from torch import nn
+from torch.nn.utils import skip_init
 
 from deepscope.errors import check_int, param_error
 
@@ -67,18 +68,18 @@ def sawtooth_net(depth: int, *, dtype: torch.dtype = torch.float32) -> nn.Sequen
                           type_error=True)
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     with torch.no_grad():
-        first = nn.Linear(1, 2, dtype=dtype)
+        first = skip_init(nn.Linear, 1, 2, dtype=dtype)  # set below: no RNG draw
         first.weight.copy_(torch.tensor([[1.0], [1.0]], dtype=dtype))
         first.bias.copy_(torch.tensor([0.0, -0.5], dtype=dtype))
         layers["fc1"] = first
         layers["act1"] = nn.ReLU()
         for i in range(2, depth + 1):
-            hidden = nn.Linear(2, 2, dtype=dtype)
+            hidden = skip_init(nn.Linear, 2, 2, dtype=dtype)
             hidden.weight.copy_(torch.tensor([[2.0, -4.0], [2.0, -4.0]], dtype=dtype))
             hidden.bias.copy_(torch.tensor([0.0, -0.5], dtype=dtype))
             layers[f"fc{i}"] = hidden
             layers[f"act{i}"] = nn.ReLU()
-        out = nn.Linear(2, 1, dtype=dtype)
+        out = skip_init(nn.Linear, 2, 1, dtype=dtype)
         out.weight.copy_(torch.tensor([[2.0, -4.0]], dtype=dtype))
         out.bias.zero_()
         layers[f"fc{depth + 1}"] = out

@@ -41,8 +41,12 @@ def plot_hessian_density(result: Any, ax: Axes | None = None, *, log: bool = Tru
         ``(fig, ax)``.
 
     Example:
-        >>> fig, ax = plot_hessian_density(hessian_density(model, loss_fn, (x, y)))
-        >>> fig.savefig("density.png")
+        >>> import torch
+        >>> from deepscope.lenses.curvature import hessian_density
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
+        >>> dens = hessian_density(model, torch.nn.functional.cross_entropy, (x, y))
+        >>> fig, ax = plot_hessian_density(dens)
     """
     func = "plot_hessian_density"
     _check(result, ("grid", "density", "kind"), "result", func)
@@ -79,7 +83,12 @@ def plot_hessian_eigs(result: Any, ax: Axes | None = None, *, label: str | None 
         ``(fig, ax)``.
 
     Example:
-        >>> fig, ax = plot_hessian_eigs(hessian_eigs(model, loss_fn, (x, y), k=10))
+        >>> import torch
+        >>> from deepscope.lenses.curvature import hessian_eigs
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
+        >>> eigs = hessian_eigs(model, torch.nn.functional.cross_entropy, (x, y), k=3)
+        >>> fig, ax = plot_hessian_eigs(eigs)
     """
     func = "plot_hessian_eigs"
     _check(result, ("eigenvalues", "residuals", "converged"), "result", func)

@@ -23,21 +23,21 @@ __all__ = ["plot_accuracy_curves", "plot_gradient_snr", "plot_variance_vs_d"]
 
 def _frame(data: Any, need: tuple[str, ...], func: str) -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
-        raise param_error("data", func, "a pandas DataFrame", type(data).__name__,
+        raise param_error("result", func, "a pandas DataFrame", type(data).__name__,
                           type_error=True)
     missing = [c for c in need if c not in data.columns]
     if missing:
-        raise param_error("data", func, f"a frame with columns {list(need)}",
+        raise param_error("result", func, f"a frame with columns {list(need)}",
                           f"columns {list(data.columns)}")
     return data
 
 
-def plot_variance_vs_d(data: pd.DataFrame, ax: Axes | None = None, *,
+def plot_variance_vs_d(result: pd.DataFrame, ax: Axes | None = None, *,
                        bound: bool = True) -> tuple[Figure, Axes]:
     """``log2 Var`` against ``d`` (mean over rows with the same ``d``), with a fitted line.
 
     Args:
-        data: columns ``d``, ``variance`` and optionally ``g_sq`` (``G^2``) and ``exact``
+        result: columns ``d``, ``variance`` and optionally ``g_sq`` (``G^2``) and ``exact``
             (1 for exact values, 0 for sampled-input estimates, drawn hollow).
         ax: axes to draw into (default: a new figure).
         bound: also draw Theorem 1's bound ``log2(G^2 / 2^d)``.
@@ -45,7 +45,7 @@ def plot_variance_vs_d(data: pd.DataFrame, ax: Axes | None = None, *,
     Returns:
         ``(fig, ax)``.
     """
-    frame = _frame(data, ("d", "variance"), "plot_variance_vs_d")
+    frame = _frame(result, ("d", "variance"), "plot_variance_vs_d")
     fig, ax = new_axes(ax, (5.6, 4.0), "plot_variance_vs_d")
     agg = frame.groupby("d").mean(numeric_only=True).reset_index().sort_values("d")
     d = agg["d"].to_numpy(float)
@@ -68,12 +68,12 @@ def plot_variance_vs_d(data: pd.DataFrame, ax: Axes | None = None, *,
     return fig, ax
 
 
-def plot_accuracy_curves(data: pd.DataFrame, ax: Axes | None = None, *,
+def plot_accuracy_curves(result: pd.DataFrame, ax: Axes | None = None, *,
                          chance: float = 0.5) -> tuple[Figure, Axes]:
     """Test accuracy against iteration, mean over seeds, one curve per ``d``.
 
     Args:
-        data: columns ``d``, ``step``, ``accuracy`` (rows of several seeds are averaged;
+        result: columns ``d``, ``step``, ``accuracy`` (rows of several seeds are averaged;
             NaN rows, e.g. after a net stopped, are dropped).
         ax: axes to draw into (default: a new figure).
         chance: level drawn as a dotted line.
@@ -81,7 +81,7 @@ def plot_accuracy_curves(data: pd.DataFrame, ax: Axes | None = None, *,
     Returns:
         ``(fig, ax)``.
     """
-    frame = _frame(data, ("d", "step", "accuracy"), "plot_accuracy_curves").dropna(
+    frame = _frame(result, ("d", "step", "accuracy"), "plot_accuracy_curves").dropna(
         subset=["accuracy"])
     fig, ax = new_axes(ax, (5.6, 4.0), "plot_accuracy_curves")
     for i, (d, part) in enumerate(frame.groupby("d")):

@@ -80,7 +80,7 @@ def _label_points(ax: Axes, names: Any, xs: Any, ys: Any, frame: pd.DataFrame) -
 
 
 def plot_information_plane(
-    data: Any,
+    result: Any,
     ax: Axes | None = None,
     *,
     color_by: str = "step",
@@ -94,7 +94,7 @@ def plot_information_plane(
     its epoch (colour bar "epoch"), the layer named at its last point.
 
     Args:
-        data: Information-plane result (``.to_frame()``) or a DataFrame (see module doc).
+        result: Information-plane result (``.to_frame()``) or a DataFrame (see module doc).
         ax: Axes to draw into; default a new figure.
         color_by: ``"step"`` colours points by epoch; ``"layer"`` gives each layer one colour.
         cmap: Colormap of the epoch colours.
@@ -104,12 +104,15 @@ def plot_information_plane(
         ``(fig, ax)``.
 
     Example:
+        >>> import torch
+        >>> from deepscope.lenses.information import information_plane
+        >>> acts = {"fc1": torch.rand(64, 4) * 2 - 1, "fc2": torch.rand(64, 2) * 2 - 1}
+        >>> result = information_plane(acts, torch.arange(64) % 2, bins=10)
         >>> fig, ax = plot_information_plane(result)
-        >>> fig.savefig("info_plane.png")
     """
     func = "plot_information_plane"
     check_choice(color_by, "color_by", func, ("step", "layer"))
-    frame = _wide_frame(data, "data", func, ("i_xt", "i_ty"))
+    frame = _wide_frame(result, "result", func, ("i_xt", "i_ty"))
     fig, ax = new_axes(ax, (6.4, 4.8), "plot_information_plane")
     layers = list(dict.fromkeys(frame["layer"]))
     if "step" not in frame.columns:
@@ -141,12 +144,12 @@ def plot_information_plane(
 
 
 def plot_mi_over_epochs(
-    frame: Any, ax: Axes | None = None, *, metric: str = "i_xt"
+    result: Any, ax: Axes | None = None, *, metric: str = "i_xt"
 ) -> tuple[Figure, Axes]:
     """Draw one line per layer of ``metric`` (e.g. I(X;T)) against the epoch (log x).
 
     Args:
-        frame: Result with ``.to_frame()`` or DataFrame with ``step, layer, <metric>``
+        result: Result with ``.to_frame()`` or DataFrame with ``step, layer, <metric>``
             (or tidy ``step, layer, metric, value`` rows).
         ax: Axes to draw into; default a new figure.
         metric: The column to draw, e.g. ``"i_xt"`` or ``"i_ty"``.
@@ -157,9 +160,9 @@ def plot_mi_over_epochs(
     func = "plot_mi_over_epochs"
     if not isinstance(metric, str):
         raise param_error("metric", func, "a str", metric, type_error=True)
-    wide = _wide_frame(frame, "frame", func, (metric,))
+    wide = _wide_frame(result, "result", func, (metric,))
     if "step" not in wide.columns:
-        raise param_error("frame", func, "a frame with a 'step' column",
+        raise param_error("result", func, "a frame with a 'step' column",
                           f"columns {list(wide.columns)}")
     fig, ax = new_axes(ax, (7.0, 4.2), "plot_mi_over_epochs")
     wide = wide.sort_values("step", kind="stable")

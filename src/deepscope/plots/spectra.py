@@ -21,8 +21,8 @@ from deepscope.plots._axes import new_axes
 __all__ = ["plot_alpha_over_epochs", "plot_esd"]
 
 
-def plot_esd(result: Any, layer: str | int = 0, *, matrix: str | None = None,
-             ax: Axes | None = None, bins: int = 60, show_random: bool = True
+def plot_esd(result: Any, ax: Axes | None = None, *, layer: str | int = 0,
+             matrix: str | None = None, bins: int = 60, show_random: bool = True
              ) -> tuple[Figure, Axes]:
     """Log-log histogram of one matrix's ESD with the fitted tail and the MP curve.
 
@@ -103,12 +103,12 @@ def plot_esd(result: Any, layer: str | int = 0, *, matrix: str | None = None,
     return fig, ax
 
 
-def plot_alpha_over_epochs(data: Any, *, metric: str = "alpha", ax: Axes | None = None
+def plot_alpha_over_epochs(result: Any, ax: Axes | None = None, *, metric: str = "alpha"
                            ) -> tuple[Figure, Axes]:
     """A metric of every layer (default ``alpha``) against the training step.
 
     Args:
-        data: a DataFrame with columns ``step, layer, <metric>`` or tidy rows ``step,
+        result: a DataFrame with columns ``step, layer, <metric>`` or tidy rows ``step,
             layer, metric, value`` (rows repeated per seed are averaged).
         metric: the column / metric to plot.
         ax: axes to draw into.
@@ -117,19 +117,19 @@ def plot_alpha_over_epochs(data: Any, *, metric: str = "alpha", ax: Axes | None 
         ``(fig, ax)``.
 
     Raises:
-        DeepscopeTypeError: ``data`` is not a DataFrame.
+        DeepscopeTypeError: ``result`` is not a DataFrame.
         DeepscopeValueError: missing columns.
     """
     func = "plot_alpha_over_epochs"
-    if not isinstance(data, pd.DataFrame):
-        raise param_error("data", func, "a DataFrame", type(data).__name__, type_error=True)
-    frame = data
+    if not isinstance(result, pd.DataFrame):
+        raise param_error("result", func, "a DataFrame", type(result).__name__, type_error=True)
+    frame = result
     if metric not in frame.columns and {"metric", "value"} <= set(frame.columns):
         frame = frame[frame["metric"] == metric].rename(columns={"value": metric})
     need = {"step", "layer", metric}
     if not need <= set(frame.columns):
-        raise param_error("data", func, f"a frame with columns {sorted(need)} (or tidy rows "
-                          f"with metric {metric!r})", f"columns {list(data.columns)}")
+        raise param_error("result", func, f"a frame with columns {sorted(need)} (or tidy rows "
+                          f"with metric {metric!r})", f"columns {list(result.columns)}")
     fig, ax = new_axes(ax, (5.5, 3.8), "plot_alpha_over_epochs")
     order = list(dict.fromkeys(frame["layer"]))
     mean = frame.groupby(["layer", "step"], sort=False)[metric].mean().reset_index()

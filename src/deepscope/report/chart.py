@@ -267,14 +267,30 @@ def _colorbar(scale: _ColorScale, label: str, x0: float, uid: str) -> list[str]:
     return out
 
 
-def _end_label(name: str, k: int, x: float, y: float, placed: list[tuple[float, float]],
+def _end_label(name: str, k: int, x: float, y: float,
+               placed: list[tuple[float, float, float, float]],
                box: tuple[float, float, float]) -> str:
-    """The series name by its last point; names of (nearly) coinciding points stack down."""
+    """The series name by its last point, moved up or down until it overlaps no other name.
+
+    ``placed`` holds the boxes ``(left, right, top, bottom)`` of the names drawn so far.
+    """
     right, top, bottom = box
-    near = sum(abs(x - px) < 40 and abs(y - py) < 12 for px, py in placed)
-    placed.append((x, y))
     anchor, dx = ("end", -7) if x > right - 70 else ("start", 7)
-    ty = min(max(y - 6 + 13 * near, top + 12), bottom - 4)
+    width, height = 6.6 * len(name) + 4, 13.0
+    left = x + dx - width if anchor == "end" else x + dx
+
+    def free(ty: float) -> bool:
+        return all(left >= b[1] or left + width <= b[0] or ty - height >= b[3] or ty <= b[2]
+                   for b in placed)
+
+    base = min(max(y - 6, top + 12), bottom - 4)
+    ty = base
+    for step in range(1, 40):  # nearest free slot: base, +1, -1, +2, -2 ... lines
+        if free(ty):
+            break
+        off = (step + 1) // 2 * height * (1 if step % 2 else -1)
+        ty = min(max(base + off, top + 12), bottom - 4)
+    placed.append((left, left + width, ty - height, ty))
     return _text(x + dx, ty, name, 11, anchor,
                  extra=f' class="lbl" data-series="{k}" stroke="#fff" stroke-width="3" '
                        'paint-order="stroke" pointer-events="none"')
@@ -319,15 +335,18 @@ def render_chart(chart: Chart, uid: str) -> str:
         allc = np.concatenate([s.color for s in chart.series if s.color is not None])
         scale = _ColorScale(allc, chart.log_color)
     labels: list[str] = []  # drawn after every series, so no point hides a name
-    placed: list[tuple[float, float]] = []
+    placed: list[tuple[float, float, float, float]] = []
     for k, (s, keep, xv, yv) in enumerate(zip(chart.series, keeps, xs, ys)):
         color = _PALETTE[k % len(_PALETTE)]
         cx, cy = px(xv), py(yv)
         out.append(f'<g class="series" data-series="{k}">')
         if s.line and len(cx) > 1:
             pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(cx, cy))
+            # With points coloured by value, the line carries the series colour the legend
+            # shows: drawn wide enough to be seen between the points.
             out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" '
-                       f'stroke-width="1.3" stroke-opacity="{0.55 if scale else 0.9}"/>')
+                       f'stroke-width="{2.4 if scale else 1.3}" stroke-opacity="0.9" '
+                       'stroke-linejoin="round"/>')
         if scale is not None and s.color is not None:
             fills = scale.hex(scale.unit(s.color[keep]))
         else:

@@ -7,9 +7,12 @@ the style, the small tooltip script, static images (base64 PNG) and interactive 
 any network fetch. Every string that comes from a config or data is HTML-escaped.
 
 Example:
-    >>> fig, ax = plots.plot_information_plane(frame)
-    >>> build_report(run, [Figure("info-plane", "Information plane", image=fig)])
-    PosixPath('runs/info-plane/20261124-213455-3f9c/report.html')
+    >>> import matplotlib.pyplot as plt
+    >>> from deepscope.store import RunStore
+    >>> run = RunStore(root="runs").create(study="demo", config={"lr": 0.1}, seeds=[0])
+    >>> fig, ax = plt.subplots()
+    >>> build_report(run, [Figure("demo", "A figure", image=fig)]).name
+    'report.html'
 """
 
 from __future__ import annotations
@@ -38,8 +41,15 @@ __all__ = ["Chart", "Figure", "Series", "build_report"]
 
 _MAX_SUMMARY_ROWS = 1000
 _RUN_KEYS = ("study", "id", "status", "created", "started", "finished", "elapsed_s",
-             "resumed", "seeds", "device", "host", "platform", "versions", "error")
+             "resumed", "seeds", "threads", "device", "host", "platform", "versions", "format",
+             "error")
 _HIDDEN_KEYS = frozenset({"config", "pid", "running_since"})
+#: Labels a reader understands, for manifest keys.
+_LABELS = {"elapsed_s": "time running", "threads": "torch threads", "format": "store format",
+           "migrated_from": "migrated from store format",
+           "train_and_measure_s": "training and measuring", "report_s": "report"}
+#: Timings of the last process only (a resumed run's earlier processes are not in them).
+_SEGMENT_KEYS = frozenset({"train_and_measure_s", "report_s"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,8 +147,11 @@ def _run_rows(manifest: Mapping[str, Any], status: str) -> list[tuple[str, str]]
             value = status
         if key in ("error", "resumed") and not value:
             continue
+        if key in ("threads", "format") and value is None:
+            continue
         if key == "elapsed_s":
-            rows.append(("elapsed", escape(_duration(value))))
+            label = _LABELS[key] + (" (all processes)" if manifest.get("resumed") else "")
+            rows.append((label, escape(_duration(value))))
         elif key == "versions" and isinstance(value, Mapping):
             text = " · ".join(f"{k} {v}" for k, v in value.items())
             rows.append(("versions", f'<span class="mono">{escape(text)}</span>'))
@@ -147,11 +160,14 @@ def _run_rows(manifest: Mapping[str, Any], status: str) -> list[tuple[str, str]]
         elif key == "seeds" and isinstance(value, list):
             rows.append(("seeds", escape(f"{len(value)}: " + ", ".join(map(str, value)))))
         else:
-            rows.append((key, escape(_fmt(value))))
+            rows.append((_LABELS.get(key, key), escape(_fmt(value))))
     extra = {k: v for k, v in manifest.items() if k not in _RUN_KEYS and k not in _HIDDEN_KEYS}
     for key, value in _flatten(extra):
         shown = _duration(value) if key.endswith("_s") else _fmt(value)
-        rows.append((key, escape(shown)))
+        label = _LABELS.get(key, key.replace("_", " "))
+        if key in _SEGMENT_KEYS and manifest.get("resumed"):
+            label += " (last process)"
+        rows.append((label, escape(shown)))
     return rows
 
 

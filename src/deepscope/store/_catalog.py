@@ -9,24 +9,25 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import socket
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from deepscope.errors import (
     DeepscopeError,
     DeepscopeValueError,
     param_error,
 )
-
+from deepscope.seeding import check_seeds
+from deepscope.store._io import FORMAT, read_manifest
 from deepscope.store._run import (
     Run,
     _MANIFEST,
     _PARTS,
+    _PART_RE,
     _RUN_COLUMNS,
     _now,
     _iso,
@@ -35,9 +36,11 @@ from deepscope.store._run import (
     _effective_status,
     _versions,
     _check_name,
-    _check_seeds,
-    _count_rows,
+    part_rows,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RunStore"]
 
@@ -55,6 +58,8 @@ class RunStore:
         if not isinstance(root, (str, Path)):
             raise param_error("root", "RunStore", "a str or Path", root, type_error=True)
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise DeepscopeValueError(f"The runs folder {str(root)!r} is a file, not a folder.")
 
     def __repr__(self) -> str:
         return f"RunStore(root={str(self.root)!r})"
@@ -93,7 +98,7 @@ class RunStore:
         if not isinstance(config, Mapping):
             raise param_error("config", func, "a mapping or a dataclass instance", config)
         config = json.loads(_dumps(dict(config)))  # normalised exactly as stored
-        seeds = _check_seeds(seeds, func)
+        seeds = list(check_seeds(seeds, func))
         if run_id is None:
             run_id = self._new_id()
         else:
@@ -102,24 +107,40 @@ class RunStore:
                 raise DeepscopeValueError(f"A run with id {run_id!r} already exists in "
                                           f"{str(self.root)!r}.")
         path = self.root / study / run_id
-        path.mkdir(parents=True)
-        (path / _PARTS).mkdir()
-        (path / "figures").mkdir()
+        # Built in a hidden folder and renamed into place: a kill leaves no half-made run.
+        staging = path.with_name(f".creating-{run_id}-{os.getpid()}")
+        try:
+            staging.mkdir(parents=True)
+            (staging / _PARTS).mkdir()
+            (staging / "figures").mkdir()
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise DeepscopeValueError(
+                f"Cannot create a run folder under {str(self.root)!r}: {exc.strerror or exc}."
+            ) from None
         now = _iso(_now())
         manifest = {
-            "id": run_id, "study": study, "config": config, "seeds": seeds,
+            "format": FORMAT, "id": run_id, "study": study, "config": config, "seeds": seeds,
             "status": "running", "created": now, "started": now, "running_since": now,
             "finished": None, "elapsed_s": None, "versions": _versions(),
             "host": socket.gethostname(), "platform": platform.platform(),
             "pid": os.getpid(), "device": None, "error": None,
         }
-        _write_atomic(path / _MANIFEST, _dumps(manifest, indent=2).encode())
+        try:
+            _write_atomic(staging / _MANIFEST, _dumps(manifest, indent=2).encode())
+            os.rename(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return Run(path)
 
     def _run_dirs(self) -> list[Path]:
+        """Folders ``<root>/<study>/<id>/`` holding a manifest (hidden folders skipped)."""
         if not self.root.is_dir():
             return []
-        return sorted(p.parent for p in self.root.glob(f"*/*/{_MANIFEST}"))
+        return sorted(p.parent for p in self.root.glob(f"*/*/{_MANIFEST}")
+                      if not (p.parent.name.startswith(".")
+                              or p.parent.parent.name.startswith(".")))
 
     def _ids(self) -> list[str]:
         return [p.name for p in self._run_dirs()]
@@ -155,93 +176,190 @@ class RunStore:
             hint = "Newest ids: " + ", ".join(newest) + "."
         raise DeepscopeValueError(f"No run {run_id!r} in {str(self.root)!r}. {hint}")
 
-    def _manifests(self) -> list[dict[str, Any]]:
+    def _manifests(self, problems: list[str] | None = None) -> list[dict[str, Any]]:
+        """Readable manifests (with ``_path``); damaged ones are named in ``problems``."""
         out = []
         for path in self._run_dirs():
             try:
-                manifest = json.loads((path / _MANIFEST).read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                warnings.warn(f"Skipping run folder {str(path)!r}: unreadable manifest "
-                              f"({exc}).", stacklevel=3)
+                manifest = read_manifest(path / _MANIFEST)
+            except DeepscopeError as exc:
+                if problems is not None:
+                    problems.append(f"skipped: {exc}")
                 continue
             manifest["_path"] = path
             out.append(manifest)
         return out
+
+    def _leftovers(self) -> list[str]:
+        """Folders without a manifest and temporary files left by killed processes."""
+        found = []
+        if not self.root.is_dir():
+            return found
+        for study in sorted(self.root.iterdir()):
+            if not study.is_dir() or study.name.startswith(".") or study.name == "sweeps":
+                continue  # sweeps/<id>/ holds sweep.json (deepscope.sweeps), not runs
+            for entry in sorted(study.iterdir()):
+                if entry.name.startswith(".creating-"):
+                    found.append(f"skipped: unfinished run creation {str(entry)!r} (safe to "
+                                 "delete).")
+                elif entry.is_dir() and not (entry / _MANIFEST).exists():
+                    found.append(f"skipped: folder {str(entry)!r} holds no {_MANIFEST}.")
+                elif entry.is_dir():
+                    for sub in (entry, entry / _PARTS):
+                        found += [f"skipped: temporary file {str(t)!r} left by an interrupted "
+                                  "write (safe to delete)." for t in sorted(sub.glob(".*.tmp"))]
+        return found
+
+    def scan(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """Every run's summary and one line per damaged file, without pandas or torch.
+
+        Returns:
+            ``(runs, problems)``: ``runs`` are dicts with id, study, status, created, seeds
+            (how many), rows (flushed), elapsed_s, format, newest first; ``problems`` name
+            each skipped file (damaged manifest or Parquet part, folder without manifest,
+            leftover temporary file), one line each. A run with a damaged part is listed
+            with the rows of its readable parts.
+        """
+        problems: list[str] = []
+        rows = []
+        for manifest in self._manifests(problems):
+            n = 0
+            for path in sorted((manifest["_path"] / _PARTS).glob("part-*.parquet")):
+                try:
+                    n += part_rows(path)
+                except DeepscopeError as exc:
+                    problems.append(f"skipped: {exc}")
+            elapsed = manifest.get("elapsed_s")
+            seeds = manifest.get("seeds")
+            rows.append({
+                "id": manifest["id"], "study": manifest["study"],
+                "status": str(_effective_status(manifest)),
+                "created": str(manifest.get("created") or ""),
+                "seeds": len(seeds) if isinstance(seeds, list) else 0, "rows": n,
+                "elapsed_s": (float(elapsed) if isinstance(elapsed, (int, float))
+                              else math.nan),
+                "format": manifest.get("format", 1),
+            })
+        rows.sort(key=lambda r: (r["created"], r["id"]), reverse=True)
+        return rows, problems + self._leftovers()
 
     def list(self) -> pd.DataFrame:
         """One row per run, newest first.
 
         Columns: id, study, status (a 'running' run whose process is gone shows
         'interrupted'), created, seeds (how many), rows (flushed), elapsed_s.
+        Damaged files are skipped with a warning naming each (see :meth:`scan`).
         """
-        rows = []
-        for manifest in self._manifests():
-            parts = (manifest["_path"] / _PARTS).glob("part-*.parquet")
-            elapsed = manifest.get("elapsed_s")
-            rows.append({
-                "id": manifest.get("id"), "study": manifest.get("study"),
-                "status": _effective_status(manifest), "created": manifest.get("created"),
-                "seeds": len(manifest.get("seeds") or []), "rows": _count_rows(parts),
-                "elapsed_s": math.nan if elapsed is None else float(elapsed),
-            })
-        columns = ["id", "study", "status", "created", "seeds", "rows", "elapsed_s"]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame = frame.astype({"seeds": "int64", "rows": "int64", "elapsed_s": "float64"})
-        return frame.sort_values(["created", "id"], ascending=False, ignore_index=True)
+        import pandas as pd
 
-    def _runs_frame(self) -> pd.DataFrame:
+        rows, problems = self.scan()
+        for line in problems:
+            warnings.warn(line, stacklevel=2)
+        columns = ["id", "study", "status", "created", "seeds", "rows", "elapsed_s"]
+        frame = pd.DataFrame([{c: r[c] for c in columns} for r in rows], columns=columns)
+        return frame.astype({"seeds": "int64", "rows": "int64", "elapsed_s": "float64"})
+
+    def _runs_frame(self, manifests: list[dict[str, Any]]) -> pd.DataFrame:
+        import pandas as pd
+
         rows = [{
             "run_id": m.get("id"), "study": m.get("study"), "status": _effective_status(m),
             "created": m.get("created"), "started": m.get("started"),
             "finished": m.get("finished"), "elapsed_s": m.get("elapsed_s"),
             "seeds": _dumps(m.get("seeds", [])), "device": m.get("device"),
             "config": _dumps(m.get("config", {}), sort_keys=True), "path": str(m["_path"]),
-        } for m in self._manifests()]
+        } for m in manifests]
         return pd.DataFrame(rows, columns=[c for c, _ in _RUN_COLUMNS], dtype=object)
 
+    def _good_parts(self, manifests: list[dict[str, Any]], problems: list[str]) -> list[Path]:
+        good = []
+        for m in manifests:
+            for path in sorted((m["_path"] / _PARTS).glob("part-*.parquet")):
+                if not _PART_RE.match(path.name):
+                    continue
+                try:
+                    part_rows(path)
+                except DeepscopeError as exc:
+                    problems.append(f"skipped: {exc}")
+                    continue
+                good.append(path.resolve())
+        return good
+
     def query(self, sql: str) -> pd.DataFrame:
-        """Run DuckDB SQL over every run of the store.
+        """Run one read-only DuckDB SQL statement over every run of the store.
 
         Views:
             ``measurements``: run_id, study, step, lens, layer, metric, value, seed; every
-            flushed row of every run (one ``read_parquet`` glob over
-            ``<root>/*/*/parts/*.parquet``, the id and study taken from the path).
+            flushed row of every run (its readable Parquet parts, the id and study taken
+            from the path).
             ``runs``: run_id, study, status, created, started, finished, elapsed_s,
             seeds and config (JSON text; use ``json_extract``), device, path.
 
-        Both views exist (empty) in an empty store.
+        Both views exist (empty) in an empty store. The SQL runs sandboxed: one statement,
+        a ``SELECT`` (or ``EXPLAIN``); DuckDB may read files inside the runs folder only
+        (``enable_external_access`` off, ``allowed_directories`` the runs folder, the
+        configuration locked), never installs or loads extensions and writes nothing.
+        Damaged manifests and parts are skipped with a warning naming each.
 
         Raises:
-            DeepscopeError: the SQL fails (the message is DuckDB's).
+            DeepscopeError: empty SQL, several statements, a statement that is not a query
+                (COPY, ATTACH, CREATE, INSTALL, SET ...), or SQL that fails (DuckDB's
+                message, one line).
         """
+        func = "RunStore.query"
         if not isinstance(sql, str):
-            raise param_error("sql", "RunStore.query", "a str", sql, type_error=True)
+            raise param_error("sql", func, "a str", sql, type_error=True)
         import duckdb
 
-        con = duckdb.connect(":memory:")
         try:
-            con.register("_deepscope_runs", self._runs_frame())
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise DeepscopeError(f"Query failed: {_one_line(exc)}") from None
+        if len(statements) != 1:
+            raise param_error("sql", func, f"one SQL statement (got {len(statements)})", sql)
+        kind = getattr(statements[0].type, "name", str(statements[0].type)).rsplit(".")[-1]
+        if kind not in ("SELECT", "EXPLAIN"):
+            raise param_error("sql", func, f"a read-only query (SELECT), not {kind}", sql)
+        problems: list[str] = []
+        manifests = self._manifests(problems)
+        parts = self._good_parts(manifests, problems)
+        for line in problems:
+            warnings.warn(line, stacklevel=2)
+        con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                                 "autoload_known_extensions": False})
+        try:
+            con.register("_deepscope_runs", self._runs_frame(manifests))
             casts = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in _RUN_COLUMNS)
             con.execute(f"CREATE VIEW runs AS SELECT {casts} FROM _deepscope_runs")
-            con.execute(self._measurements_view())
-            return con.execute(sql).df()
+            con.execute(_measurements_view(parts))
+            allowed = [self.root.resolve().as_posix().rstrip("/") + "/"]
+            con.execute("SET allowed_directories = $1", [allowed])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            return con.execute(statements[0]).df()
         except duckdb.Error as exc:
-            raise DeepscopeError(f"Query failed: {exc}") from None
+            raise DeepscopeError(f"Query failed: {_one_line(exc)}") from None
         finally:
             con.close()
 
-    def _measurements_view(self) -> str:
-        if not (self.root.is_dir() and any(self.root.glob(f"*/*/{_PARTS}/*.parquet"))):
-            return ("CREATE VIEW measurements AS SELECT NULL::VARCHAR AS run_id, "
-                    "NULL::VARCHAR AS study, NULL::BIGINT AS step, NULL::VARCHAR AS lens, "
-                    "NULL::VARCHAR AS layer, NULL::VARCHAR AS metric, NULL::DOUBLE AS value, "
-                    "NULL::BIGINT AS seed WHERE false")
-        root = self.root.resolve().as_posix().replace("'", "''")
-        pattern = r"([^/\\]+)[/\\]([^/\\]+)[/\\]parts[/\\][^/\\]+$"
-        return (
-            "CREATE VIEW measurements AS SELECT "
-            f"regexp_extract(filename, '{pattern}', 2) AS run_id, "
-            f"regexp_extract(filename, '{pattern}', 1) AS study, "
-            "step, lens, layer, metric, value, seed "
-            f"FROM read_parquet('{root}/*/*/{_PARTS}/*.parquet', filename = true)"
-        )
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _measurements_view(parts: list[Path]) -> str:
+    if not parts:
+        return ("CREATE VIEW measurements AS SELECT NULL::VARCHAR AS run_id, "
+                "NULL::VARCHAR AS study, NULL::BIGINT AS step, NULL::VARCHAR AS lens, "
+                "NULL::VARCHAR AS layer, NULL::VARCHAR AS metric, NULL::DOUBLE AS value, "
+                "NULL::BIGINT AS seed WHERE false")
+    files = ", ".join("'" + p.as_posix().replace("'", "''") + "'" for p in parts)
+    pattern = r"([^/\\]+)[/\\]([^/\\]+)[/\\]parts[/\\][^/\\]+$"
+    return (
+        "CREATE VIEW measurements AS SELECT "
+        f"regexp_extract(filename, '{pattern}', 2) AS run_id, "
+        f"regexp_extract(filename, '{pattern}', 1) AS study, "
+        "step, lens, layer, metric, value, seed "
+        f"FROM read_parquet([{files}], filename = true)"
+    )

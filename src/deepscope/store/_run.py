@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as _dt
-import json
 import os
-import platform
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from deepscope.errors import (
     DeepscopeValueError,
@@ -24,6 +15,21 @@ from deepscope.errors import (
     check_int,
     param_error,
 )
+from deepscope.store._io import (
+    FORMAT,
+    MANIFEST as _MANIFEST,
+    dumps as _dumps,
+    effective_status as _effective_status,
+    iso as _iso,
+    now as _now,
+    read_manifest,
+    run_lock,
+    write_atomic as _write_atomic,
+)
+
+if TYPE_CHECKING:  # numpy, pandas and pyarrow load on first use: listing runs stays fast
+    import numpy as np
+    import pandas as pd
 
 __all__ = ["COLUMNS", "Run", "STATUSES"]
 
@@ -32,14 +38,11 @@ COLUMNS = ("step", "lens", "layer", "metric", "value", "seed")
 #: Statuses a run can have.
 STATUSES = ("running", "done", "failed", "interrupted")
 
-_MANIFEST = "manifest.json"
 _PARTS = "parts"
 _PART_RE = re.compile(r"^part-(\d{5,})\.parquet$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _STR_COLS = ("lens", "layer", "metric")
-_PROTECTED = frozenset({"id", "study", "created"})
-_SCHEMA = pa.schema([("step", pa.int64()), ("lens", pa.string()), ("layer", pa.string()),
-                     ("metric", pa.string()), ("value", pa.float64()), ("seed", pa.int64())])
+_PROTECTED = frozenset({"id", "study", "created", "format"})
 #: Columns of the ``runs`` view of :meth:`RunStore.query` and their SQL types.
 _RUN_COLUMNS = (("run_id", "VARCHAR"), ("study", "VARCHAR"), ("status", "VARCHAR"),
                 ("created", "VARCHAR"), ("started", "VARCHAR"), ("finished", "VARCHAR"),
@@ -50,78 +53,18 @@ _RUN_COLUMNS = (("run_id", "VARCHAR"), ("study", "VARCHAR"), ("status", "VARCHAR
 # --------------------------------------------------------------------------- helpers
 
 
-def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+def _schema() -> Any:
+    import pyarrow as pa
 
-
-def _iso(t: _dt.datetime) -> str:
-    return t.isoformat(timespec="milliseconds")
-
-
-def _json_default(obj: Any) -> Any:
-    """Turn what configs commonly hold (dataclasses, paths, numpy, tensors) into JSON."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=repr)
-    tolist = getattr(obj, "tolist", None)  # torch tensors
-    if callable(tolist):
-        return tolist()
-    return str(obj)  # torch dtypes and devices, enums, ...
-
-
-def _dumps(obj: Any, **kwargs: Any) -> str:
-    return json.dumps(obj, default=_json_default, allow_nan=True, **kwargs)
-
-
-def _write_atomic(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
-    """Write ``path`` through a hidden temporary file, fsync, then :func:`os.replace`.
-
-    ``data`` is the bytes to write, or a function that writes into the open binary file
-    (e.g. ``lambda fh: pq.write_table(table, fh)``). A reader never sees a partial file.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            if callable(data):
-                data(fh)
-            else:
-                fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only still there when writing failed
-
-
-def _pid_alive(pid: Any) -> bool | None:
-    """True/False when we can tell whether process ``pid`` on this host lives; else None."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or os.name == "nt":
-        return None  # on Windows os.kill would terminate the process: do not probe
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return None
-    return True
-
-
-def _effective_status(manifest: Mapping[str, Any]) -> str:
-    """The manifest's status, with a 'running' run whose process died shown 'interrupted'."""
-    status = manifest.get("status", "running")
-    if status != "running" or manifest.get("host") != socket.gethostname():
-        return status
-    return "interrupted" if _pid_alive(manifest.get("pid")) is False else status
+    return pa.schema([("step", pa.int64()), ("lens", pa.string()), ("layer", pa.string()),
+                      ("metric", pa.string()), ("value", pa.float64()), ("seed", pa.int64())])
 
 
 def _versions() -> dict[str, str]:
+    import platform
+
+    import numpy as np
+    import pandas as pd
     import torch
 
     import deepscope  # late: this module may be imported while the package initialises
@@ -129,6 +72,29 @@ def _versions() -> dict[str, str]:
     return {"deepscope": str(getattr(deepscope, "__version__", "unknown")),
             "torch": torch.__version__, "python": platform.python_version(),
             "numpy": np.__version__, "pandas": pd.__version__}
+
+
+def _bad_part(path: Path, exc: BaseException) -> DeepscopeValueError:
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    detail = detail.replace(f"'{path}': ", "").replace(str(path), path.name)[:200]
+    reason = ("is empty" if path.stat().st_size == 0
+              else f"is not a readable Parquet file ({detail.rstrip('.')})")
+    return DeepscopeValueError(f"Damaged run folder {str(path.parent.parent)!r}: part "
+                               f"{path.name} {reason}.")
+
+
+def part_rows(path: Path) -> int:
+    """Rows of one Parquet part, from its footer.
+
+    Raises:
+        DeepscopeValueError: the part is empty or not Parquet (one line naming it).
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise _bad_part(path, exc) from None
 
 
 def _check_name(value: Any, name: str, func: str) -> str:
@@ -139,16 +105,9 @@ def _check_name(value: Any, name: str, func: str) -> str:
     return value
 
 
-def _check_seeds(seeds: Any, func: str) -> list[int]:
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
-        raise param_error("seeds", func, "a non-empty list of distinct ints", seeds)
-    out = [check_int(s, "seeds", func) for s in seeds]
-    if not out or len(set(out)) != len(out):
-        raise param_error("seeds", func, "a non-empty list of distinct ints", seeds)
-    return out
-
-
 def _as_ints(values: np.ndarray, name: str, func: str) -> np.ndarray:
+    import numpy as np
+
     if values.dtype.kind in "iu":
         return values.astype(np.int64)
     try:
@@ -173,13 +132,12 @@ class Run:
         path: The run folder (holding ``manifest.json``).
 
     Raises:
-        DeepscopeValueError: ``path`` holds no manifest.
+        DeepscopeValueError: ``path`` holds no manifest, a damaged one, or one written in a
+            store format this deepscope does not read (one line naming the version).
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if not (self.path / _MANIFEST).is_file():
-            raise DeepscopeValueError(f"No run at {str(self.path)!r}: it has no {_MANIFEST}.")
         manifest = self.manifest
         self.id: str = manifest["id"]
         self.study: str = manifest["study"]
@@ -192,8 +150,21 @@ class Run:
 
     @property
     def manifest(self) -> dict[str, Any]:
-        """The manifest, read from disk."""
-        return json.loads((self.path / _MANIFEST).read_text(encoding="utf-8"))
+        """The manifest, read from disk (and checked: see :func:`read_manifest`)."""
+        return read_manifest(self.path / _MANIFEST)
+
+    @property
+    def format(self) -> int:
+        """Store format the run was written in (1: before formats were recorded)."""
+        return int(self.manifest.get("format", 1))
+
+    def lock(self):
+        """Context manager holding the run's lock file while this process writes the run.
+
+        Raises:
+            RunLocked: another live process holds it (see :func:`run_lock`).
+        """
+        return run_lock(self.path)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -231,12 +202,13 @@ class Run:
             The manifest as written.
 
         Raises:
-            DeepscopeValueError: a field that identifies the run (id, study, created).
+            DeepscopeValueError: a field that identifies the run (id, study, created,
+                format).
         """
         bad = sorted(_PROTECTED & fields.keys())
         if bad:
             raise param_error(
-                bad[0], "Run.update_manifest", "a field other than id, study, created", bad[0]
+                bad[0], "Run.update_manifest", "a field other than id, study, created, format", bad[0]
             )
         manifest = self.manifest
         _merge(manifest, fields)
@@ -271,7 +243,8 @@ class Run:
             manifest.update(finished=None, pid=os.getpid(), host=socket.gethostname())
         else:
             if since:
-                spent = max((now - _dt.datetime.fromisoformat(since)).total_seconds(), 0.0)
+                started = type(now).fromisoformat(since)
+                spent = max((now - started).total_seconds(), 0.0)
                 manifest["elapsed_s"] = round(float(manifest.get("elapsed_s") or 0.0) + spent, 3)
             manifest.update(running_since=None, finished=_iso(now))
         self._write_manifest(manifest)
@@ -279,11 +252,16 @@ class Run:
     def mark_resumed(self) -> None:
         """Record a resume: append a timestamp to ``resumed``, status running, this pid.
 
-        Time a killed process spent after its last status change is not counted.
+        Time a killed process spent after its last status change is not counted. A run of
+        an older store format is migrated: its manifest is rewritten in the current format
+        (``migrated_from`` keeps the old one).
         """
         manifest = self.manifest
         manifest.setdefault("resumed", []).append(_iso(_now()))
         manifest["running_since"] = None
+        old = manifest.get("format", 1)
+        if old != FORMAT:
+            manifest.update(format=FORMAT, migrated_from=old)
         self._write_manifest(manifest)
         self.set_status("running")
 
@@ -364,6 +342,8 @@ class Run:
             seed = self._default_seed(func)
         raw = {"step": step, "lens": lens, "layer": layer, "metric": metric,
                "value": value, "seed": seed}
+        import numpy as np
+
         arrays = {k: np.asarray(v.detach().cpu() if hasattr(v, "detach") else v)
                   for k, v in raw.items()}
         try:
@@ -385,6 +365,9 @@ class Run:
         Returns:
             Number of rows buffered.
         """
+        import numpy as np
+        import pandas as pd
+
         func = "Run.record_frame"
         if not isinstance(frame, pd.DataFrame):
             raise param_error("frame", func, "a pandas DataFrame", type(frame).__name__,
@@ -404,6 +387,8 @@ class Run:
         return len(frame)
 
     def _append(self, cols: dict[str, np.ndarray], func: str) -> None:
+        import numpy as np
+
         out = {"step": _as_ints(cols["step"], "step", func),
                "seed": _as_ints(cols["seed"], "seed", func)}
         for name in _STR_COLS:
@@ -444,8 +429,12 @@ class Run:
         """
         if not self._buffer:
             return -1
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         cols = {c: np.concatenate([b[c] for b in self._buffer]) for c in COLUMNS}
-        table = pa.Table.from_pydict(cols, schema=_SCHEMA)
+        table = pa.Table.from_pydict(cols, schema=_schema())
         number = self.last_part + 1
         self.parts_dir.mkdir(exist_ok=True)
         final = self.parts_dir / f"part-{number:05d}.parquet"
@@ -476,8 +465,16 @@ class Run:
         Columns: step (int64), lens, layer, metric (str), value (float64), seed (int64).
         Rows still buffered (not flushed) are not included.
         """
-        tables = [pq.read_table(path, schema=_SCHEMA) for _, path in self._part_files()]
-        return pa.concat_tables(tables or [_SCHEMA.empty_table()]).to_pandas()
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema, tables = _schema(), []
+        for _, path in self._part_files():
+            try:
+                tables.append(pq.read_table(path, schema=schema))
+            except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+                raise _bad_part(path, exc) from None
+        return pa.concat_tables(tables or [schema.empty_table()]).to_pandas()
 
     def rows(self) -> int:
         """Number of flushed rows (read from the Parquet footers only)."""
@@ -485,7 +482,7 @@ class Run:
 
 
 def _count_rows(paths: Iterable[Path]) -> int:
-    return sum(pq.read_metadata(path).num_rows for path in paths)
+    return sum(part_rows(path) for path in paths)
 
 
 def _merge(into: dict[str, Any], fields: Mapping[str, Any]) -> None:

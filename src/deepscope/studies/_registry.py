@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from deepscope.errors import DeepscopeTypeError, DeepscopeValueError
 
-from deepscope.errors import DeepscopeValueError
+if TYPE_CHECKING:
+    import torch
 
-__all__ = ["CHECKPOINT", "Study", "StudyContext", "catalog", "get", "register"]
+__all__ = ["CHECKPOINT", "Study", "StudyContext", "catalog", "get", "load_checkpoint",
+           "register"]
 
 #: Artifact name of a run's last checkpoint (see :meth:`StudyContext.checkpoint`).
 CHECKPOINT = "checkpoint.pt"
@@ -76,6 +78,15 @@ class StudyContext:
         The checkpoint records the number of the last flushed part, so a resume drops any
         part written after it and continues with exactly the rows an uninterrupted run has.
         """
+        import torch
+
+        where = _not_plain(state, "state")
+        if where is not None:
+            raise DeepscopeTypeError(
+                f"The checkpoint of study {self.run.study!r} holds {where}; a checkpoint "
+                "holds tensors, numbers, strings, None and lists/tuples/dicts of them only "
+                "(it is read back with torch.load(weights_only=True))."
+            )
         self.run.flush()
         payload = {"state": state, "part": self.run.last_part}
         self.run.write_artifact(CHECKPOINT, lambda fh: torch.save(payload, fh))
@@ -88,6 +99,67 @@ class StudyContext:
         else:
             with self.progress(description, total) as task:
                 yield task
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _not_plain(obj: Any, where: str) -> str | None:
+    """Where ``obj`` holds something other than tensors and plain containers, else None."""
+    import torch
+
+    if type(obj) in _PLAIN or type(obj) is torch.Tensor or isinstance(obj, torch.nn.Parameter):
+        return None
+    if type(obj) in (list, tuple):
+        for i, item in enumerate(obj):
+            found = _not_plain(item, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if type(obj) is dict:  # state_dict()'s OrderedDict is a dict subclass: allowed below
+        items = obj.items()
+    elif isinstance(obj, dict) and type(obj).__module__ == "collections":
+        items = obj.items()
+    else:
+        return f"a {type(obj).__module__}.{type(obj).__qualname__} at {where}"
+    for key, value in items:
+        if type(key) not in _PLAIN:
+            return f"a {type(key).__qualname__} key in {where}"
+        found = _not_plain(value, f"{where}[{key!r}]")
+        if found:
+            return found
+    return None
+
+
+def load_checkpoint(path: Any) -> dict:
+    """Read a run's checkpoint with ``torch.load(weights_only=True)``: never unpickles code.
+
+    Returns:
+        ``{"state": ..., "part": int}`` as written by :meth:`StudyContext.checkpoint`.
+
+    Raises:
+        DeepscopeValueError: the file holds anything but tensors and plain containers (a
+            checkpoint of an older deepscope, or a planted file), or is damaged; one line.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
+            AttributeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DeepscopeValueError(
+            f"Refusing to load checkpoint {str(path)!r}: it is not a checkpoint of tensors "
+            f"and plain values (torch.load(weights_only=True) said: {first[:160]}). Start a "
+            "new run instead of resuming this one."
+        ) from None
+    if not (isinstance(saved, dict) and isinstance(saved.get("part"), int)
+            and "state" in saved):
+        raise DeepscopeValueError(f"Refusing to load checkpoint {str(path)!r}: it is not a "
+                                  "deepscope checkpoint (no 'state' and 'part').")
+    return saved
 
 
 _REGISTRY: dict[str, Study] = {}

@@ -10,11 +10,33 @@ from typing import Any
 
 import torch
 
-from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.errors import DeepscopeValueError, check_int, param_error
 from deepscope.studies._config import from_sets, to_dict
-from deepscope.studies._registry import CHECKPOINT, StudyContext, get
+from deepscope.studies._registry import CHECKPOINT, StudyContext, get, load_checkpoint
 
-__all__ = ["build_study_report", "run_study"]
+__all__ = ["RunInterrupted", "build_study_report", "run_study"]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a study; the run is marked interrupted and can be resumed.
+
+    Attributes:
+        run_id: The interrupted run's id.
+        study: Its study.
+        root: Its runs folder.
+    """
+
+    def __init__(self, run_id: str, study: str, root: Path) -> None:
+        super().__init__(f"run {run_id} interrupted")
+        self.run_id, self.study, self.root = run_id, study, Path(root)
+
+    @property
+    def resume_command(self) -> str:
+        """The command line that continues the run."""
+        import shlex
+
+        return (f"deepscope run {shlex.quote(self.study)} --resume {shlex.quote(self.run_id)} "
+                f"--out {shlex.quote(str(self.root))}")
 
 
 def _device(device: str | torch.device | None) -> torch.device:
@@ -46,13 +68,13 @@ def build_study_report(run: Any) -> Path:
 
 
 @contextlib.contextmanager
-def _cpu_threads(threads: int | None, device: torch.device) -> Iterator[None]:
-    """Torch's intra-op CPU threads set to a study's ``threads`` field while it runs on CPU.
+def _cpu_threads(threads: int, device: torch.device) -> Iterator[None]:
+    """Torch's intra-op CPU threads set to the run's ``threads`` while it runs on CPU.
 
-    Studies of tiny networks declare ``threads`` (small matmuls run fastest on one thread and
-    oversubscribe a busy machine otherwise); the previous setting comes back afterwards.
+    Small matmuls run fastest on one thread, and more threads oversubscribe a busy machine;
+    the previous setting comes back afterwards.
     """
-    if threads is None or device.type != "cpu":
+    if device.type != "cpu":
         yield
         return
     previous = torch.get_num_threads()
@@ -73,6 +95,7 @@ def run_study(
     resume: str | None = None,
     progress: Callable | None = None,
     report: bool = True,
+    threads: int | None = None,
     run_id: str | None = None,
 ) -> Any:
     """Run study ``name`` and return its :class:`deepscope.store.Run`.
@@ -87,11 +110,19 @@ def run_study(
             checkpoint; its stored config is used.
         progress: Progress factory (see :class:`StudyContext`); ``None`` or ``False`` is silent.
         report: Build ``report.html`` when the run finishes.
+        threads: Torch CPU threads while the study runs (recorded in the manifest as
+            ``threads``). Default: the config's ``threads`` field where the study has one,
+            the resumed run's setting, else 1 (fastest for the studies' small nets, and
+            safe on a shared machine). Results may differ in the last digits between
+            thread counts (summation order); runs are bit-identical at equal threads.
         run_id: Id of the new run (default a fresh time-based one); sweeps pass a content
             hash. Ignored with ``resume``.
 
     Raises:
-        DeepscopeValueError: unknown study, bad config value, or a run that cannot be resumed.
+        DeepscopeValueError: unknown study, bad config value, or a run that cannot be
+            resumed: done, of another study, a checkpoint that is not plain tensors.
+        RunLocked: the run to resume is being written by another live process.
+        RunInterrupted: Ctrl-C (a KeyboardInterrupt naming the run and its resume command).
     """
     from deepscope.store import RunStore
 
@@ -102,42 +133,63 @@ def run_study(
                           type_error=True)
     study = get(name)
     dev = _device(device)
+    if threads is not None:
+        threads = check_int(threads, "threads", "run_study", low=1, high=256)
     store = RunStore(root=root)
-    checkpoint = None
     if resume is not None:
+        config = None
         run = store.open(resume)
         if run.study != name:
             raise DeepscopeValueError(
                 f"Run {run.id} is a {run.study!r} run; it cannot be resumed as {name!r}."
             )
-        if run.manifest.get("status") == "done":
-            raise DeepscopeValueError(f"Run {run.id} is already done; nothing to resume.")
-        config = from_sets(study.config_cls, (), base=run.config)
-        ckpt_path = run.artifact_path(CHECKPOINT)
-        if ckpt_path.exists():
-            saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-            run.truncate_parts(after=saved["part"])
-            checkpoint = saved["state"]
-        else:
-            run.truncate_parts(after=-1)
-        run.mark_resumed()
     else:
+        has_field = "threads" in getattr(study.config_cls, "__dataclass_fields__", {})
+        if has_field and threads is not None:
+            sets = [*sets, f"threads={threads}"]
         if config is None:
             config = from_sets(study.config_cls, sets)
         elif sets:
             config = from_sets(study.config_cls, sets, base=to_dict(config))
         run = store.create(study=name, config=to_dict(config), seeds=list(config.seed_list()),
                            run_id=run_id)
-    run.update_manifest(device=str(dev))
+    with run.lock():
+        return _run_locked(study, run, store, dev, config, threads, progress, report)
+
+
+def _run_locked(study: Any, run: Any, store: Any, dev: torch.device, config: Any,
+                threads: int | None, progress: Callable | None, report: bool) -> Any:
+    """The run itself, with its lock held; ``config`` is None when resuming."""
+    checkpoint = None
+    if config is None:  # checked under the lock: a live writer has been refused by now
+        if run.manifest.get("status") == "done":
+            raise DeepscopeValueError(f"Run {run.id} is already done; nothing to resume.")
+        config = from_sets(study.config_cls, (), base=run.config)
+        ckpt_path = run.artifact_path(CHECKPOINT)
+        if ckpt_path.exists():
+            saved = load_checkpoint(ckpt_path)
+            run.truncate_parts(after=saved["part"])
+            checkpoint = saved["state"]
+        else:
+            run.truncate_parts(after=-1)
+        for tmp in [*run.path.glob(".*.tmp"), *run.parts_dir.glob(".*.tmp")]:
+            tmp.unlink(missing_ok=True)  # left by a killed writer; we hold the lock
+        run.mark_resumed()
+        if threads is None:
+            threads = run.manifest.get("threads")
+    if threads is None:
+        threads = getattr(config, "threads", None) or 1
+    threads = int(threads)
+    run.update_manifest(device=str(dev), threads=threads)
     ctx = StudyContext(run=run, device=dev, resume=checkpoint, progress=progress)
     t0 = time.perf_counter()
     try:
-        with _cpu_threads(getattr(config, "threads", None), dev):
+        with _cpu_threads(threads, dev):
             study.run(config, ctx)
     except KeyboardInterrupt:
         run.flush()
         run.set_status("interrupted")
-        raise
+        raise RunInterrupted(run.id, run.study, store.root) from None
     except BaseException as exc:
         run.flush()
         run.set_status("failed", error=f"{type(exc).__name__}: {exc}")

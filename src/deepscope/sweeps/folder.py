@@ -40,9 +40,9 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON through a temporary file moved into place (a reader never sees half).
 
     Compact (no indent): the C encoder, ~10x faster on a 10^4-run manifest."""
-    from deepscope.store._run import _dumps, _write_atomic
+    from deepscope.store._io import dumps, write_atomic
 
-    _write_atomic(path, _dumps(data, separators=(",", ":")).encode())
+    write_atomic(path, dumps(data, separators=(",", ":")).encode())
 
 
 class Sweep:
@@ -79,9 +79,9 @@ class Sweep:
     @property
     def status(self) -> str:
         """The status; a 'running' sweep whose driver is gone shows 'interrupted'."""
-        from deepscope.store._run import _effective_status
+        from deepscope.store._io import effective_status
 
-        return _effective_status(self.manifest)
+        return effective_status(self.manifest)
 
     @property
     def grid(self) -> dict[str, list]:

@@ -38,6 +38,7 @@ class Task:
         cell: Index of the grid cell.
         seeds: The seeds the run covers.
         device: Where to compute.
+        threads: Torch CPU threads of the run (the executor's setting).
     """
 
     run_id: str
@@ -48,13 +49,14 @@ class Task:
     cell: int
     seeds: tuple[int, ...]
     device: str | None = None
+    threads: int = 1
 
 
 def store_format() -> int:
     """The version of the on-disk run format, part of every run id."""
-    from deepscope import store
+    from deepscope.store import FORMAT
 
-    return int(getattr(store, "FORMAT_VERSION", 1))
+    return int(FORMAT)
 
 
 def _canonical(obj: Any) -> str:
@@ -194,5 +196,6 @@ def make_plan(
             config = to_dict(cls(**values))
             tasks.append(Task(run_id=run_id(study.name, config, group), study=study.name,
                               module=study.run.__module__, root=os.fspath(root),
-                              config=config, cell=index, seeds=tuple(group), device=device))
+                              config=config, cell=index, seeds=tuple(group), device=device,
+                              threads=threads))
     return the_cells, tasks

@@ -208,7 +208,7 @@ def build_sweep_report(sweep: Any) -> Path:
     """Write the aggregated report of ``sweep`` and return its path."""
     from deepscope.report import Figure, build_report
     from deepscope.report.page import _frame_table
-    from deepscope.store._run import _write_atomic
+    from deepscope.store._io import write_atomic
 
     labels = _cell_labels(sweep)
     summary = cell_summary(sweep)
@@ -253,5 +253,5 @@ def build_sweep_report(sweep: Any) -> Path:
     cells_html = (f'<section class="card summary"><h2>Every metric by cell</h2>'
                   f"{_frame_table(summary)}</section>\n")
     html = html.replace("<footer>", cells_html + "<footer>", 1)
-    _write_atomic(path, html.encode("utf-8"))
+    write_atomic(path, html.encode("utf-8"))
     return path

@@ -67,6 +67,7 @@ def execute(task: Task) -> dict[str, Any]:
     """
     t0 = time.perf_counter()
     importlib.import_module(task.module)  # registers the study (also in a fresh process)
+    from deepscope.store import RunLocked
     from deepscope.studies import run_study
 
     state = run_state(task.root, task.study, task.run_id)
@@ -77,10 +78,12 @@ def execute(task: Task) -> dict[str, Any]:
     try:
         if state == "missing":
             run_study(task.study, _config(task), root=task.root, device=task.device,
-                      report=False, run_id=task.run_id)
+                      report=False, run_id=task.run_id, threads=task.threads)
         else:
             run_study(task.study, root=task.root, device=task.device, report=False,
-                      resume=task.run_id)
+                      resume=task.run_id, threads=task.threads)
+    except RunLocked:  # another live process writes it (e.g. a killed driver's worker)
+        return _outcome(task, "busy", t0)
     except Exception as exc:  # the run's manifest already says 'failed'
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
         return _outcome(task, "failed", t0, f"{type(exc).__name__}: {exc}\n{tail}")

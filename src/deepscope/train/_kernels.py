@@ -42,8 +42,6 @@ import torch
 
 from deepscope.nets.mlp import LEAKY_RELU_SLOPE
 
-_aten = torch.ops.aten
-
 
 # ----------------------------------------------------------------------------- layout
 
@@ -104,25 +102,37 @@ def init_params(
 # ----------------------------------------------------------------------------- activations
 
 
-def _tanh_backward(grad: torch.Tensor, out: torch.Tensor) -> None:
-    _aten.tanh_backward.grad_input(grad, out, grad_input=grad)
+# In-place backward of each activation, ``grad *= phi'(z)`` written with its output
+# ``out = phi(z)`` and a scratch buffer ``tmp`` (same shape), from public ops only. Each
+# spells the same products in the same order as autograd's kernels, so the gradients match
+# autograd's (tests/train/test_stacked_mlp.py checks them).
 
 
-def _sigmoid_backward(grad: torch.Tensor, out: torch.Tensor) -> None:
-    _aten.sigmoid_backward.grad_input(grad, out, grad_input=grad)
+def _tanh_backward(grad: torch.Tensor, out: torch.Tensor, tmp: torch.Tensor) -> None:
+    # grad * (1 - out^2), the square subtracted in one fused step (addcmul) as autograd does
+    tmp.fill_(1.0).addcmul_(out, out, value=-1.0)
+    grad.mul_(tmp)
 
 
-def _relu_backward(grad: torch.Tensor, out: torch.Tensor) -> None:
+def _sigmoid_backward(grad: torch.Tensor, out: torch.Tensor, tmp: torch.Tensor) -> None:
+    # (grad * (1 - out)) * out
+    torch.neg(out, out=tmp).add_(1.0)
+    grad.mul_(tmp).mul_(out)
+
+
+def _relu_backward(grad: torch.Tensor, out: torch.Tensor, tmp: torch.Tensor) -> None:
     # out > 0 exactly where the pre-activation is > 0; autograd also gives 0 at z == 0.
-    _aten.threshold_backward.grad_input(grad, out, 0, grad_input=grad)
+    grad.masked_fill_(out <= 0, 0.0)
 
 
-def _leaky_backward(grad: torch.Tensor, out: torch.Tensor) -> None:
-    _aten.leaky_relu_backward.grad_input(grad, out, LEAKY_RELU_SLOPE, True, grad_input=grad)
+def _leaky_backward(grad: torch.Tensor, out: torch.Tensor, tmp: torch.Tensor) -> None:
+    # grad where out > 0, else grad * slope (the output has the pre-activation's sign)
+    torch.mul(grad, LEAKY_RELU_SLOPE, out=tmp)
+    torch.where(out > 0, grad, tmp, out=grad)
 
 
 def _leaky_forward(x: torch.Tensor) -> None:
-    _aten.leaky_relu_(x, LEAKY_RELU_SLOPE)
+    torch.nn.functional.leaky_relu_(x, LEAKY_RELU_SLOPE)
 
 
 def _sigmoid_forward(x: torch.Tensor) -> None:
@@ -179,6 +189,8 @@ class Workspace:
         self.col_sum = torch.empty(n_seeds, 1, rows, **opts)
         # delta[l]: dLoss/dz of layer l+1 (summed-loss scale).
         self.delta = [torch.empty(n_seeds, n, rows, **opts) for n in widths[1:]]
+        # scratch[l]: the activation derivative of hidden layer l+1 during backward.
+        self.scratch = [torch.empty(n_seeds, n, rows, **opts) for n in widths[1:-1]]
 
 
 def compile_step(
@@ -231,7 +243,8 @@ def compile_step(
         if l > 0:
             calls.append(partial(torch.bmm, weights[l], d, out=ws.delta[l - 1]))
             if act_bwd is not None:
-                calls.append(partial(act_bwd, ws.delta[l - 1], ws.hidden[l - 1]))
+                calls.append(partial(act_bwd, ws.delta[l - 1], ws.hidden[l - 1],
+                                     ws.scratch[l - 1]))
     return calls
 
 

@@ -323,7 +323,7 @@ def fit(
         >>> x = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
         >>> y = x.sum(1, keepdim=True)
         >>> res = fit(model, torch.nn.functional.mse_loss, (x, y), lr=0.1, steps=200)
-        >>> res.steps, res.losses[-1] < 1e-4
+        >>> res.steps, bool(res.losses[-1] < 1e-4)
         (200, True)
     """
     if not isinstance(model, nn.Module):

@@ -32,12 +32,14 @@ from deepscope.train import _kernels as _stacked
 from deepscope.errors import (
     DeepscopeTypeError,
     DeepscopeValueError,
+    Described,
     check_choice,
     check_float,
     check_int,
     param_error,
 )
 from deepscope.nets.mlp import ACTIVATIONS, MLP, check_widths
+from deepscope.seeding import check_seeds
 
 __all__ = ["Snapshot", "StackedMLPTrainer"]
 
@@ -153,7 +155,7 @@ class StackedMLPTrainer:
         if self.widths[-1] < 2:
             raise param_error("widths", _NAME, "a sequence ending with at least 2 classes", widths)
         self.activation = check_choice(activation, "activation", _NAME, ACTIVATIONS)
-        self.seeds = _check_seeds(seeds)
+        self.seeds = check_seeds(seeds, _NAME)
         self.optimizer = check_choice(optimizer, "optimizer", _NAME, ("adam", "sgd"))
         self.lr = check_float(lr, "lr", _NAME, low=0.0, closed="neither")
         self.batch_size = check_int(batch_size, "batch_size", _NAME, low=1)
@@ -412,7 +414,8 @@ class StackedMLPTrainer:
         """
         func = f"{_NAME}.load_state_dict"
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise _error("state", func, f"a dict from {_NAME}.state_dict()", type(state).__name__)
+            raise param_error("state", func, f"a dict from {_NAME}.state_dict()",
+                              Described(type(state).__name__))
         saved = state["structure"]
         structure = {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()}
         if structure != self._structure():
@@ -459,26 +462,6 @@ class StackedMLPTrainer:
             self._opt.step(1.0 / index.shape[1])
 
 
-def _check_seeds(seeds: Iterable[int]) -> tuple[int, ...]:
-    accepted = "a non-empty sequence of distinct non-negative ints"
-    try:
-        out = tuple(seeds)
-    except TypeError:
-        raise param_error("seeds", _NAME, accepted, seeds) from None
-    ok = bool(out) and all(
-        not isinstance(s, bool) and isinstance(s, numbers.Integral) and s >= 0 for s in out
-    )
-    if not ok or len(set(out)) != len(out):
-        raise param_error("seeds", _NAME, accepted, seeds)
-    return tuple(int(s) for s in out)
-
-
-def _error(name: str, func: str, accepted: str, got: str, *, type_error: bool = False):
-    """The standard message, with ``got`` written as given (a description, not a repr)."""
-    cls = DeepscopeTypeError if type_error else DeepscopeValueError
-    return cls(f"The {name!r} parameter of {func} must be {accepted}. Got {got}.")
-
-
 def _check_data(
     X: torch.Tensor,
     y: torch.Tensor,
@@ -487,26 +470,28 @@ def _check_data(
     dtype: torch.dtype,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     if not isinstance(X, torch.Tensor):
-        raise _error("X", _NAME, "a tensor", type(X).__name__, type_error=True)
+        raise param_error("X", _NAME, "a tensor", Described(type(X).__name__), type_error=True)
     if X.dim() != 2 or X.shape[0] < 1 or X.is_complex():
-        raise _error("X", _NAME, "a real 2-D tensor (N, d), N >= 1", _describe(X))
+        raise param_error("X", _NAME, "a real 2-D tensor (N, d), N >= 1",
+                          Described(_describe(X)))
     device = X.device if device is None else torch.device(device)
     X = X.detach().to(device=device, dtype=dtype).contiguous()
     if not torch.isfinite(X).all():
-        raise _error("X", _NAME, "finite", "a tensor containing NaN or inf")
+        raise param_error("X", _NAME, "finite", Described("a tensor containing NaN or inf"))
     if widths[0] != X.shape[1]:
         accepted = f"a sequence starting with X.shape[1] = {X.shape[1]}"
         raise param_error("widths", _NAME, accepted, widths)
     n, c = X.shape[0], widths[-1]
     if not isinstance(y, torch.Tensor):
-        raise _error("y", _NAME, "a tensor", type(y).__name__, type_error=True)
+        raise param_error("y", _NAME, "a tensor", Described(type(y).__name__), type_error=True)
     if y.shape != (n,) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
-        raise _error("y", _NAME, f"an integer tensor of shape ({n},)", _describe(y))
+        raise param_error("y", _NAME, f"an integer tensor of shape ({n},)",
+                          Described(_describe(y)))
     y = y.detach().to(device=device, dtype=torch.long).contiguous()
     lo, hi = int(y.min()), int(y.max())
     if lo < 0 or hi >= c:
         accepted = f"class labels in [0, {c - 1}] (widths[-1] = {c} classes)"
-        raise _error("y", _NAME, accepted, f"labels in [{lo}, {hi}]")
+        raise param_error("y", _NAME, accepted, Described(f"labels in [{lo}, {hi}]"))
     return X, y
 
 

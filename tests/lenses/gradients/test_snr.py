@@ -140,9 +140,12 @@ def test_agrees_with_per_batch_autograd_and_aggregates_modules():
     assert res.of("2") == pytest.approx(res.module_snr[1])
     assert res.of("0.bias") == pytest.approx(res.snr[1])
     frame = res.to_frame()
-    assert list(frame.columns) == ["layer", "kind", "metric", "value"]
-    assert len(frame) == 3 * (4 + 2 + 1)
+    assert list(frame.columns) == ["layer", "kind", "signal", "noise", "snr"]
+    assert len(frame) == 4 + 2 + 1
     assert set(frame.kind) == {"parameter", "module", "total"}
+    tidy = res.tidy()
+    assert list(tidy.columns) == ["layer", "kind", "metric", "value"]
+    assert len(tidy) == 3 * (4 + 2 + 1)
 
 
 def test_per_example_equals_batches_of_one():
@@ -200,7 +203,9 @@ def test_bad_arguments_raise_deepscope_errors():
     with pytest.raises(DeepscopeValueError, match="'parameters' parameter of gradient_snr"):
         gradient_snr(net, F.cross_entropy, data, parameters=["fc9.weight"])
     with pytest.raises(DeepscopeValueError, match="'parameters' parameter"):
-        gradient_snr(net, F.cross_entropy, data, parameters="0.weight")
+        gradient_snr(net, F.cross_entropy, data, parameters=[])
+    one = gradient_snr(net, F.cross_entropy, data, parameters="0.*")
+    assert one.parameters == ("0.weight", "0.bias")
     with pytest.raises(DeepscopeValueError, match="must return a scalar"):
         gradient_snr(net, lambda o, y: F.cross_entropy(o, y, reduction="none"), data)
     with pytest.raises(DeepscopeTypeError, match="'batches' parameter"):

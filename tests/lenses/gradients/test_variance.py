@@ -216,10 +216,12 @@ def test_sampled_inputs_estimate_is_close_to_exact():
 
 def test_to_frame_is_tidy_and_layers_sum_to_total():
     res = parity_gradient_variance(net(5), hinge, 5)
-    frame = res.to_frame()
-    assert set(frame.columns) >= {"layer", "metric", "value", "n_targets", "method"}
+    frame = res.tidy()
+    assert set(frame.columns) == {"layer", "metric", "value"}
     assert set(frame.metric) == {"variance", "mean_sq_norm", "g_sq"}
     assert list(frame.layer.unique()) == ["0.weight", "0.bias", "2.weight", "2.bias", "total"]
+    assert list(res.to_frame().columns) == ["layer", "variance", "mean_sq_norm", "g_sq",
+                                            "n_targets", "method"]
     var = frame[frame.metric == "variance"].set_index("layer").value
     assert var.drop("total").sum() == pytest.approx(var["total"], rel=1e-12)
     assert res.mean_sq_norm == pytest.approx(res.variance + res.mean_grad_sq_norm, rel=1e-12)

@@ -89,7 +89,7 @@ def test_ross_matches_brute_force_definition():
     t = rng.normal(size=(90, 2)) + labels[:, None]
     expected = _ross_oracle(t, labels, 2)
     out = information_plane_stacked(t[None], labels, method="ksg", k=2, inputs=t)
-    assert out["i_ty"].item() == pytest.approx(expected, abs=1e-12)
+    assert out.i_ty.item() == pytest.approx(expected, abs=1e-12)
     tiny = _ksg.knn_information(torch.from_numpy(t)[None], 2, labels=torch.from_numpy(labels),
                                 n_labels=3, max_memory_bytes=1)
     assert set(tiny) == {"ross"} and tiny["ross"].item() == pytest.approx(expected, abs=1e-12)
@@ -120,6 +120,6 @@ def test_ksg_plane_bounded_by_log_n_and_stacked_matches():
     stacked = information_plane_stacked(acts, y, method="ksg", inputs=x)
     for s in range(3):
         one = information_plane({"t": acts[s]}, y, method="ksg", inputs=x)
-        assert stacked["i_xt"][s].item() == pytest.approx(one.i_xt[0], abs=1e-12)
-        assert stacked["i_ty"][s].item() == pytest.approx(one.i_ty[0], abs=1e-12)
+        assert stacked.i_xt[s].item() == pytest.approx(one.i_xt[0], abs=1e-12)
+        assert stacked.i_ty[s].item() == pytest.approx(one.i_ty[0], abs=1e-12)
         assert one.i_xt[0] <= math.log2(300)

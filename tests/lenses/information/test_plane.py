@@ -32,17 +32,17 @@ def _seeds(n=512, width=6):
 def test_stacked_equals_per_seed_exactly(method):
     acts, y = _seeds()
     stacked = information_plane_stacked(acts, y, method=method, bins=12, bin_width=0.05)
-    assert set(stacked) == {"i_xt", "i_ty"}
-    assert stacked["i_xt"].dtype == torch.float64 and stacked["i_xt"].shape == (5,)
+    assert set(stacked.measures()) == {"i_xt", "i_ty"}
+    assert stacked.i_xt.dtype == torch.float64 and stacked.i_xt.shape == (5,)
     for s in range(5):
         one = information_plane({"t": acts[s]}, y, method=method, bins=12, bin_width=0.05)
-        assert stacked["i_xt"][s].item() == one.i_xt[0]
-        assert stacked["i_ty"][s].item() == one.i_ty[0]
+        assert stacked.i_xt[s].item() == one.i_xt[0]
+        assert stacked.i_ty[s].item() == one.i_ty[0]
         alone = information_plane_stacked(acts[s:s + 1], y, method=method, bins=12,
                                           bin_width=0.05)
-        assert alone["i_xt"].item() == one.i_xt[0] and alone["i_ty"].item() == one.i_ty[0]
-    assert stacked["i_xt"][4].item() == 0.0 and stacked["i_ty"][4].item() == 0.0
-    assert len(set(stacked["i_xt"].tolist())) == 5
+        assert alone.i_xt.item() == one.i_xt[0] and alone.i_ty.item() == one.i_ty[0]
+    assert stacked.i_xt[4].item() == 0.0 and stacked.i_ty[4].item() == 0.0
+    assert len(set(stacked.i_xt.tolist())) == 5
 
 
 def test_plane_result_and_frame():
@@ -183,11 +183,11 @@ def test_cuda_equals_cpu(method):
     cpu = information_plane_stacked(acts, y, **kw)
     kw["inputs"] = x.cuda()
     gpu = information_plane_stacked(acts.cuda(), y.cuda(), **kw)
-    for key, value in cpu.items():
-        assert gpu[key].device.type == "cuda"
+    for key, value in cpu.measures().items():
+        assert gpu.measures()[key].device.type == "cuda"
         # same partition of the samples; only the last float digits of the sums may differ
         tol = 1e-13 if method in BINNING else 1e-9
-        torch.testing.assert_close(gpu[key].cpu(), value, rtol=tol, atol=tol)
+        torch.testing.assert_close(gpu.measures()[key].cpu(), value, rtol=tol, atol=tol)
 
 
 @cuda

@@ -39,8 +39,8 @@ def _closed_form_ls(model, d1, d2, x, y, a, b):
 def test_plane_of_least_squares_equals_closed_form(chunk, affine):
     x, y = _ls_data()
     model = _linear()
-    d1 = L.random_direction(model, 0, "none", include_biases=True)
-    d2 = L.random_direction(model, 1, "none", include_biases=True)
+    d1 = L.random_direction(model, 0, normalization="none", include_biases=True)
+    d2 = L.random_direction(model, 1, normalization="none", include_biases=True)
     p = L.loss_plane(model, F.mse_loss, (x, y), d1, d2, steps=(7, 5), span=(2.0, 0.5),
                      chunk=chunk, affine_first=affine)
     a, b = p.coords
@@ -113,7 +113,7 @@ def test_batches_are_sample_weighted():
 def test_filter_normalisation_matches_each_filters_norm():
     torch.manual_seed(0)
     model = SmallCNN(channels=(3, 4), hidden=8)
-    d = L.random_direction(model, 7, "filter")
+    d = L.random_direction(model, 7, normalization="filter")
     assert list(d) == [n for n, _ in model.named_parameters()]
     for name, p in model.named_parameters():
         if p.ndim == 1:
@@ -122,11 +122,11 @@ def test_filter_normalisation_matches_each_filters_norm():
             np.testing.assert_allclose(d[name].flatten(1).norm(dim=1).numpy(),
                                        p.detach().flatten(1).norm(dim=1).numpy(), rtol=1e-5)
             assert d[name].shape == p.shape and d[name].dtype == p.dtype
-    dl = L.random_direction(model, 7, "layer", include_biases=True)
+    dl = L.random_direction(model, 7, normalization="layer", include_biases=True)
     for name, p in model.named_parameters():
         assert abs(float(dl[name].norm()) - float(p.detach().norm())) <= 1e-5 * float(
             p.detach().norm()) + 1e-7
-    raw = L.random_direction(model, 7, "none")
+    raw = L.random_direction(model, 7, normalization="none")
     assert not torch.equal(raw["conv1.weight"], d["conv1.weight"])
     # filter and layer directions are rescalings of the same Gaussian draw
     cos = F.cosine_similarity(raw["conv1.weight"].flatten(), dl["conv1.weight"].flatten(), 0)
@@ -169,7 +169,7 @@ def digits_small():
 def test_interpolating_a_model_with_itself_is_flat(digits_small):
     x, y = digits_small
     model = _trained_mlp(0, x, y, steps=20)
-    path = L.interpolate(model, model, F.cross_entropy, (x, y), 9)
+    path = L.interpolate(model, model, F.cross_entropy, (x, y), steps=9)
     assert path.t[0] == 0.0 and path.t[-1] == 1.0
     np.testing.assert_allclose(path.loss, path.loss[0], rtol=1e-6)
     assert abs(path.barrier) < 1e-6 and abs(path.accuracy_barrier) < 1e-12
@@ -195,8 +195,8 @@ def test_alignment_of_a_permuted_copy_recovers_barrier_zero(digits_small):
     perm = _permuted_copy(model, 5)
     with torch.no_grad():
         torch.testing.assert_close(perm(x), model(x), rtol=1e-5, atol=1e-5)
-    plain = L.interpolate(model, perm, F.cross_entropy, (x, y), 11)
-    aligned = L.interpolate(model, perm, F.cross_entropy, (x, y), 11, align=True)
+    plain = L.interpolate(model, perm, F.cross_entropy, (x, y), steps=11)
+    aligned = L.interpolate(model, perm, F.cross_entropy, (x, y), steps=11, align=True)
     assert plain.barrier > 0.05
     assert abs(aligned.barrier) < 1e-5 and aligned.aligned
     assert len(aligned.permutations) == 2
@@ -330,7 +330,7 @@ def test_lens_contract_model_untouched_and_deterministic(digits_small):
     assert s1.value == s2.value and s1.n_evals == 5
     _assert_same(model, snap)
     snap_o = _snapshot(other)
-    L.interpolate(other, other, F.cross_entropy, (x, y), 3, align=True)
+    L.interpolate(other, other, F.cross_entropy, (x, y), steps=3, align=True)
     _assert_same(other, snap_o)
     frame = p1.to_frame()
     assert list(frame.columns) == ["alpha", "beta", "loss", "accuracy"] and len(frame) == 9
@@ -347,8 +347,8 @@ def test_bad_arguments_raise_the_standard_message():
         L.loss_line(model, F.cross_entropy, (x, y), d, span=0.0)
     with pytest.raises(DeepscopeError, match=r"The 'normalization' parameter of "
                                              r"random_direction must be one of"):
-        L.random_direction(model, 0, "filters")
-    with pytest.raises(DeepscopeError, match=r"The 'generator' parameter"):
+        L.random_direction(model, 0, normalization="filters")
+    with pytest.raises(DeepscopeError, match=r"The 'seed' parameter"):
         L.random_direction(model, -1)
     with pytest.raises(DeepscopeError, match=r"The 'd2' parameter of loss_plane"):
         L.loss_plane(model, F.cross_entropy, (x, y), d, torch.zeros(3))

@@ -130,7 +130,7 @@ def test_analyze_bad_arguments():
                                              "bool"):
         analyze_weights(net, mp_fit=1)
     with pytest.raises(DeepscopeError, match=r"'seed' parameter of analyze_weights must be an "
-                                             r"int in \[0, inf\)"):
+                                             r"int >= 0 or a CPU torch.Generator"):
         analyze_weights(net, seed=-1)
     with pytest.raises(DeepscopeError, match="'dtype' parameter"):
         analyze_weights(net, dtype=torch.int64)

@@ -12,14 +12,15 @@ Conventions shared by every function (and by :mod:`deepscope.lenses.landscape`):
 * ``data`` is an ``(inputs, targets)`` pair or an iterable (e.g. a DataLoader) of such
   pairs; the loss over several batches is the size-weighted mean of the batch losses.
 * The model is never changed: parameters, buffers, ``.grad`` and every ``.training`` flag
-  are left as they were. It is evaluated in its current mode (call ``model.eval()``
-  first, or build a :class:`HessianOperator` with ``mode="eval"``).
+  are left as they were. It is evaluated in its current mode, or in the one ``mode``
+  names (``"eval"`` / ``"train"``, restored afterwards).
+* ``parameters`` (names or glob patterns, e.g. ``["fc2.*"]``) restricts H to a block of
+  the trainable parameters (per-layer curvature).
 * Work runs on the parameters' device; batches are moved there. Randomness comes from
-  ``seed`` (vectors are drawn on the CPU, so a seed gives the same probes on any device).
-* Instead of ``model, loss_fn, data`` every function also accepts a ready
-  :class:`HessianOperator` as its first argument (``loss_fn`` and ``data`` left out): the
-  way to choose ``mode``, a subset of ``parameters`` (per-layer curvature) or to reuse one
-  operator.
+  ``seed: int | torch.Generator`` (vectors are drawn on the CPU, so a seed gives the same
+  probes on any device).
+* :class:`HessianOperator` is the operator these functions build (``matvec``/``matmat``
+  for your own algorithms).
 
 ``kind="gauss-newton"`` replaces H by the generalised Gauss-Newton matrix
 :math:`G = J^\\top H_L J` (J the Jacobian of the outputs in θ, :math:`H_L` the Hessian of
@@ -33,7 +34,7 @@ Ghorbani, Krishnan & Xiao 2019, arXiv 1901.10159; Meyer, Musco, Musco & Woodruff
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ from torch import nn
 from deepscope.errors import check_choice, check_float, check_int, param_error
 from deepscope.lenses.curvature import lanczos as _kry
 from deepscope.lenses.curvature.operator import KINDS, HessianOperator
+from deepscope.lenses._result import Tidy
+from deepscope.seeding import make_generator
 
 __all__ = [
     "HessianDensity",
@@ -59,34 +62,24 @@ WHICH = ("largest", "smallest", "both")
 TRACE_METHODS = ("hutch++", "hutchinson")
 
 
-def _operator(model: Any, loss_fn: Any, data: Any, kind: str | None, func: str
-              ) -> HessianOperator:
-    if isinstance(model, HessianOperator):
-        if loss_fn is not None or data is not None:
-            raise param_error("loss_fn", func, "None when a HessianOperator is given "
-                              "(it holds its own loss and data)", loss_fn)
-        if kind is not None and kind != model.kind:
-            raise param_error("kind", func, f"None or {model.kind!r} (the operator's kind)",
-                              kind)
-        return model
-    if loss_fn is None or data is None:
-        raise param_error("data" if loss_fn is not None else "loss_fn", func,
-                          "given with a model (or pass a HessianOperator)", None)
-    return HessianOperator(model, loss_fn, data, kind=kind or "hessian", func=func)
+def _operator(model: Any, loss_fn: Any, data: Any, kind: str, mode: str | None,
+              parameters: Any, func: str) -> HessianOperator:
+    return HessianOperator(model, loss_fn, data, kind=kind, mode=mode, parameters=parameters,
+                           func=func)
 
 
-def _generator(seed: Any, func: str) -> tuple[int, torch.Generator]:
-    seed = check_int(seed, "seed", func, low=0)
-    return seed, torch.Generator().manual_seed(seed)
+def _generator(seed: Any, func: str) -> tuple[int | None, torch.Generator]:
+    gen, value = make_generator(seed, "seed", func)
+    return value, gen
 
 
 def _like(op: HessianOperator) -> torch.Tensor:
     return torch.empty(0, device=op.device, dtype=op.dtype)
 
 
-def hvp(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
-        data: Any = None, vector: torch.Tensor | None = None, *, kind: str | None = None
-        ) -> torch.Tensor:
+def hvp(model: nn.Module, loss_fn: Callable, data: Any, vector: torch.Tensor, *,
+        kind: str = "hessian", mode: str | None = None,
+        parameters: Sequence[str] | None = None) -> torch.Tensor:
     """Hessian-vector product :math:`H v` of the mean loss over ``data``.
 
     .. math:: H v = \\sum_b \\frac{n_b}{N} \\nabla_\\theta
@@ -96,12 +89,14 @@ def hvp(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
     batch (Pearlmutter 1994).
 
     Args:
-        model: The network, or a :class:`HessianOperator` (then no ``loss_fn``/``data``).
+        model: The network.
         loss_fn: ``loss_fn(outputs, targets) -> scalar`` mean loss.
         data: ``(inputs, targets)`` or an iterable of such pairs.
         vector: Flat ``(P,)`` tensor in ``named_parameters()`` order of the trainable
             parameters (see :meth:`HessianOperator.unflatten`).
         kind: ``"hessian"`` (default) or ``"gauss-newton"`` for :math:`G v`.
+        mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
+        parameters: Names or glob patterns of the parameters H is taken over (default all).
 
     Returns:
         ``(P,)`` tensor on the parameters' device and dtype.
@@ -111,13 +106,16 @@ def hvp(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
         DeepscopeTypeError: arguments of the wrong type.
 
     Example:
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
         >>> v = torch.randn(sum(p.numel() for p in model.parameters()))
-        >>> hv = hvp(model, torch.nn.functional.cross_entropy, (x, y), v)
+        >>> hvp(model, torch.nn.functional.cross_entropy, (x, y), v).shape
+        torch.Size([8])
     """
-    op = _operator(model, loss_fn, data, kind, "hvp")
-    if vector is None:
-        raise param_error("vector", "hvp", f"a tensor of shape ({op.n_params},)", None,
-                          type_error=True)
+    op = _operator(model, loss_fn, data, kind, mode, parameters, "hvp")
+    if not isinstance(vector, torch.Tensor):
+        raise param_error("vector", "hvp", f"a tensor of shape ({op.n_params},)",
+                          type(vector).__name__, type_error=True)
     return op.matvec(vector)
 
 
@@ -125,8 +123,11 @@ def hvp(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
 
 
 @dataclass(frozen=True, eq=False)
-class HessianEigs:
+class HessianEigs(Tidy):
     """Extreme eigenpairs of the Hessian (or Gauss-Newton matrix).
+
+    ``to_frame()``: one row per eigenpair; ``tidy()``: ``layer`` is ``""`` (the
+    parameters measured), key ``rank``.
 
     Attributes:
         eigenvalues: ``(m,)`` float64, largest first (m = k, or 2k for ``which="both"``).
@@ -140,7 +141,12 @@ class HessianEigs:
         seed: Seed of the start vector.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        lens: ``"curvature.hessian_eigs"``.
     """
+
+    _metrics = ("eigenvalue", "residual", "converged")
+    _layer = None
+    _keys = ("rank",)
 
     eigenvalues: torch.Tensor
     eigenvectors: torch.Tensor
@@ -149,9 +155,15 @@ class HessianEigs:
     n_hvp: int
     which: str
     tol: float
-    seed: int
+    seed: int | None
     kind: str
     n_params: int
+    lens: str = "curvature.hessian_eigs"
+
+    @property
+    def complete(self) -> bool:
+        """Whether every pair converged within ``max_iter`` products."""
+        return bool(self.converged.all())
 
     def to_frame(self):
         """One row per eigenpair: ``rank, eigenvalue, residual, converged, kind``."""
@@ -163,9 +175,10 @@ class HessianEigs:
                              "converged": self.converged.cpu().numpy(), "kind": self.kind})
 
 
-def hessian_eigs(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
-                 data: Any = None, *, k: int = 1, which: str = "largest", tol: float = 1e-3,
-                 max_iter: int | None = None, seed: int = 0, kind: str | None = None
+def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
+                 which: str = "largest", tol: float = 1e-3, max_iter: int | None = None,
+                 seed: int | torch.Generator = 0, kind: str = "hessian",
+                 mode: str | None = None, parameters: Sequence[str] | None = None
                  ) -> HessianEigs:
     """Extreme eigenvalues and eigenvectors of the Hessian by Lanczos.
 
@@ -185,7 +198,7 @@ def hessian_eigs(model: nn.Module | HessianOperator, loss_fn: Callable | None = 
     of length P.
 
     Args:
-        model: The network, or a :class:`HessianOperator`.
+        model: The network.
         loss_fn: ``loss_fn(outputs, targets) -> scalar`` mean loss.
         data: ``(inputs, targets)`` or an iterable of such pairs.
         k: Eigenpairs wanted at each end, ``1 <= k <= P`` (``2k <= P`` for ``"both"``).
@@ -193,8 +206,10 @@ def hessian_eigs(model: nn.Module | HessianOperator, loss_fn: Callable | None = 
         tol: Relative residual tolerance in (0, 1).
         max_iter: Most Hessian-vector products (default ``max(200, 40 k)``); pairs not
             converged by then are returned with ``converged=False``.
-        seed: Seed of the random start vector.
+        seed: Seed of the random start vector (an int or a ``torch.Generator``).
         kind: ``"hessian"`` (default) or ``"gauss-newton"``.
+        mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
+        parameters: Names or glob patterns of the parameters H is taken over (default all).
 
     Returns:
         A :class:`HessianEigs`.
@@ -203,11 +218,14 @@ def hessian_eigs(model: nn.Module | HessianOperator, loss_fn: Callable | None = 
         DeepscopeValueError: bad options or data.
 
     Example:
-        >>> eigs = hessian_eigs(model, torch.nn.functional.cross_entropy, (x, y), k=5)
-        >>> eigs.eigenvalues, eigs.n_hvp
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
+        >>> eigs = hessian_eigs(model, torch.nn.functional.cross_entropy, (x, y), k=2)
+        >>> eigs.eigenvalues.shape, bool(eigs.converged.all())
+        (torch.Size([2]), True)
     """
     func = "hessian_eigs"
-    op = _operator(model, loss_fn, data, kind, func)
+    op = _operator(model, loss_fn, data, kind, mode, parameters, func)
     which = check_choice(which, "which", func, WHICH)
     n_ends = 2 if which == "both" else 1
     k = check_int(k, "k", func, low=1, high=max(op.n_params // n_ends, 1))
@@ -227,46 +245,54 @@ def hessian_eigs(model: nn.Module | HessianOperator, loss_fn: Callable | None = 
 
 
 @dataclass(frozen=True, eq=False)
-class HessianTrace:
+class HessianTrace(Tidy):
     """A randomised estimate of the trace of the Hessian (or Gauss-Newton matrix).
+
+    ``to_frame()``: one row (the estimate); ``tidy()``: ``layer`` is ``""``.
 
     Attributes:
         estimate: The trace estimate.
         stderr: Its standard error (for Hutch++, of the deflated part given the sketch).
         n_hvp: Hessian-vector products used.
-        converged: Whether ``stderr <= rtol * |estimate|`` was reached within ``max_hvp``.
+        complete: Whether ``stderr <= rtol * |estimate|`` was reached within ``max_hvp``.
         method: ``"hutch++"`` or ``"hutchinson"``.
         rtol: The requested relative standard error.
         sketch: Sketch size of Hutch++ (0 for Hutchinson).
         seed: Seed of the probes.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        lens: ``"curvature.hessian_trace"``.
     """
+
+    _metrics = ("estimate", "stderr", "n_hvp", "complete")
+    _layer = None
 
     estimate: float
     stderr: float
     n_hvp: int
-    converged: bool
+    complete: bool
     method: str
     rtol: float
     sketch: int
-    seed: int
+    seed: int | None
     kind: str
     n_params: int
+    lens: str = "curvature.hessian_trace"
 
     def to_frame(self):
-        """One row: ``method, kind, estimate, stderr, n_hvp, converged``."""
+        """One row: ``method, kind, estimate, stderr, n_hvp, complete``."""
         import pandas as pd
 
         return pd.DataFrame([{"method": self.method, "kind": self.kind,
                               "estimate": self.estimate, "stderr": self.stderr,
-                              "n_hvp": self.n_hvp, "converged": self.converged}])
+                              "n_hvp": self.n_hvp, "complete": self.complete}])
 
 
-def hessian_trace(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
-                  data: Any = None, *, method: str = "hutch++", rtol: float = 1e-2,
-                  max_hvp: int = 2000, sketch: int = 20, seed: int = 0,
-                  kind: str | None = None) -> HessianTrace:
+def hessian_trace(model: nn.Module, loss_fn: Callable, data: Any, *, method: str = "hutch++",
+                  rtol: float = 1e-2, max_hvp: int = 2000, sketch: int = 20,
+                  seed: int | torch.Generator = 0, kind: str = "hessian",
+                  mode: str | None = None, parameters: Sequence[str] | None = None
+                  ) -> HessianTrace:
     """Trace of the Hessian from Rademacher probes, stopping at a relative standard error.
 
     Hutchinson (1989): :math:`\\operatorname{tr} H = \\mathbb{E}[z^\\top H z]` for
@@ -284,7 +310,7 @@ def hessian_trace(model: nn.Module | HessianOperator, loss_fn: Callable | None =
     least 10 probes, as soon as ``stderr <= rtol * |estimate|``.
 
     Args:
-        model: The network, or a :class:`HessianOperator`.
+        model: The network.
         loss_fn: ``loss_fn(outputs, targets) -> scalar`` mean loss.
         data: ``(inputs, targets)`` or an iterable of such pairs.
         method: ``"hutch++"`` or ``"hutchinson"``.
@@ -292,8 +318,10 @@ def hessian_trace(model: nn.Module | HessianOperator, loss_fn: Callable | None =
         max_hvp: Budget of Hessian-vector products (at least ``2 * sketch + 10`` for
             Hutch++, 10 for Hutchinson).
         sketch: Hutch++ sketch size (capped at P; with ``sketch >= P`` the trace is exact).
-        seed: Seed of the probes.
+        seed: Seed of the probes (an int or a ``torch.Generator``).
         kind: ``"hessian"`` (default) or ``"gauss-newton"``.
+        mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
+        parameters: Names or glob patterns of the parameters H is taken over (default all).
 
     Returns:
         A :class:`HessianTrace`.
@@ -302,11 +330,14 @@ def hessian_trace(model: nn.Module | HessianOperator, loss_fn: Callable | None =
         DeepscopeValueError: bad options or data.
 
     Example:
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
         >>> tr = hessian_trace(model, torch.nn.functional.cross_entropy, (x, y))
-        >>> tr.estimate, tr.stderr, tr.n_hvp
+        >>> tr.estimate > 0, tr.complete
+        (True, True)
     """
     func = "hessian_trace"
-    op = _operator(model, loss_fn, data, kind, func)
+    op = _operator(model, loss_fn, data, kind, mode, parameters, func)
     method = check_choice(method, "method", func, TRACE_METHODS)
     rtol = check_float(rtol, "rtol", func, low=0.0, high=1.0, closed="neither")
     sketch = check_int(sketch, "sketch", func, low=1)
@@ -328,8 +359,11 @@ def hessian_trace(model: nn.Module | HessianOperator, loss_fn: Callable | None =
 
 
 @dataclass(frozen=True, eq=False)
-class HessianDensity:
+class HessianDensity(Tidy):
     """Spectral density of the Hessian by stochastic Lanczos quadrature.
+
+    ``to_frame()``: one row per grid point; ``tidy()``: ``layer`` is ``""``, key
+    ``eigenvalue``, metric ``density``.
 
     Attributes:
         nodes: ``(runs, m)`` float64 quadrature nodes (Ritz values) of each run; a run
@@ -343,7 +377,13 @@ class HessianDensity:
         seed: Seed of the start vectors.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        params: ``n_runs``, ``n_iter``, ``n_grid``.
+        lens: ``"curvature.hessian_density"``.
     """
+
+    _metrics = ("density",)
+    _layer = None
+    _keys = ("eigenvalue",)
 
     nodes: torch.Tensor
     weights: torch.Tensor
@@ -351,10 +391,11 @@ class HessianDensity:
     density: torch.Tensor
     sigma: float
     n_hvp: int
-    seed: int
+    seed: int | None
     kind: str
     n_params: int
     params: dict = field(default_factory=dict)
+    lens: str = "curvature.hessian_density"
 
     def moment(self, order: int = 1) -> float:
         """Quadrature estimate of :math:`\\operatorname{tr}(H^p) / P`, averaged over runs."""
@@ -378,10 +419,11 @@ class HessianDensity:
                              "weight": self.weights[keep].numpy()})
 
 
-def hessian_density(model: nn.Module | HessianOperator, loss_fn: Callable | None = None,
-                    data: Any = None, *, n_runs: int = 3, n_iter: int = 80,
-                    kind: str | None = None, sigma: float | None = None, n_grid: int = 1000,
-                    seed: int = 0) -> HessianDensity:
+def hessian_density(model: nn.Module, loss_fn: Callable, data: Any, *, n_runs: int = 3,
+                    n_iter: int = 80, kind: str = "hessian", sigma: float | None = None,
+                    n_grid: int = 1000, seed: int | torch.Generator = 0,
+                    mode: str | None = None, parameters: Sequence[str] | None = None
+                    ) -> HessianDensity:
     """Eigenvalue density of the Hessian by stochastic Lanczos quadrature (SLQ).
 
     Each run draws a Rademacher vector v (normalised), runs ``n_iter`` Lanczos steps with
@@ -399,7 +441,7 @@ def hessian_density(model: nn.Module | HessianOperator, loss_fn: Callable | None
     side and the density is normalised to integrate to 1 on it.
 
     Args:
-        model: The network, or a :class:`HessianOperator`.
+        model: The network.
         loss_fn: ``loss_fn(outputs, targets) -> scalar`` mean loss.
         data: ``(inputs, targets)`` or an iterable of such pairs.
         n_runs: Independent runs (start vectors).
@@ -408,7 +450,9 @@ def hessian_density(model: nn.Module | HessianOperator, loss_fn: Callable | None
         sigma: Kernel width; default ``0.01 * (max node - min node)`` (a positive floor
             when all nodes coincide).
         n_grid: Grid points, at least 10.
-        seed: Seed of the start vectors.
+        seed: Seed of the start vectors (an int or a ``torch.Generator``).
+        mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
+        parameters: Names or glob patterns of the parameters H is taken over (default all).
 
     Returns:
         A :class:`HessianDensity`.
@@ -417,13 +461,15 @@ def hessian_density(model: nn.Module | HessianOperator, loss_fn: Callable | None
         DeepscopeValueError: bad options or data.
 
     Example:
-        >>> dens = hessian_density(model, torch.nn.functional.cross_entropy, (x, y))
-        >>> fig, ax = deepscope.plots.plot_hessian_density(dens)
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
+        >>> dens = hessian_density(model, torch.nn.functional.cross_entropy, (x, y), n_grid=50)
+        >>> dens.density.shape
+        torch.Size([50])
     """
     func = "hessian_density"
-    if kind is not None:
-        check_choice(kind, "kind", func, KINDS)
-    op = _operator(model, loss_fn, data, kind, func)
+    check_choice(kind, "kind", func, KINDS)
+    op = _operator(model, loss_fn, data, kind, mode, parameters, func)
     n_runs = check_int(n_runs, "n_runs", func, low=1)
     n_iter = min(check_int(n_iter, "n_iter", func, low=1), op.n_params)
     n_grid = check_int(n_grid, "n_grid", func, low=10)

@@ -70,8 +70,11 @@ class HessianOperator:
             counts k).
 
     Example:
+        >>> model = torch.nn.Linear(3, 2)
+        >>> x, y = torch.randn(16, 3), torch.randint(0, 2, (16,))
         >>> op = HessianOperator(model, torch.nn.functional.cross_entropy, (x, y))
-        >>> hv = op.matvec(torch.randn(op.n_params))
+        >>> op.matvec(torch.randn(op.n_params)).shape
+        torch.Size([8])
     """
 
     def __init__(self, model: nn.Module, loss_fn: Callable, data: Any, *,

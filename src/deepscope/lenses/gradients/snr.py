@@ -36,6 +36,7 @@ from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
 from deepscope.lenses._model import check_loss_fn, check_model, select_parameters
+from deepscope.lenses._result import Tidy
 
 __all__ = ["GradientSNR", "GradientSNRAccumulator", "gradient_snr"]
 
@@ -54,8 +55,11 @@ def _module_of(name: str) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class GradientSNR:
+class GradientSNR(Tidy):
     """Gradient signal, noise and SNR per parameter tensor, per module and in total.
+
+    ``to_frame()``: one row per parameter tensor, module and the total (``kind``);
+    ``tidy()``: ``layer, kind, metric, value``.
 
     Attributes:
         parameters: parameter names (``model.named_parameters()`` order).
@@ -70,7 +74,11 @@ class GradientSNR:
         n_batches: number of gradients ``B`` (batches, or examples with ``per_example``).
         per_example: whether each example was its own gradient.
         debias: whether ``noise / (B - 1)`` was subtracted from the signals.
+        lens: ``"gradients.gradient_snr"``.
     """
+
+    _metrics = ("signal", "noise", "snr")
+    _keys = ("kind",)
 
     parameters: tuple[str, ...]
     signal: np.ndarray
@@ -88,23 +96,22 @@ class GradientSNR:
     n_batches: int
     per_example: bool
     debias: bool = False
+    lens: str = "gradients.gradient_snr"
 
     def to_frame(self):
-        """Tidy rows ``layer, kind, metric, value``: kind is parameter, module or total."""
+        """One row per parameter tensor, module and the total: ``layer, kind, signal, noise,
+        snr`` (kind is ``parameter``, ``module`` or ``total``, whose layer is ``""``)."""
         import pandas as pd
 
-        rows = []
         groups = (
             ("parameter", self.parameters, self.signal, self.noise, self.snr),
             ("module", self.modules, self.module_signal, self.module_noise, self.module_snr),
             ("total", ("",), [self.total_signal], [self.total_noise], [self.total_snr]),
         )
-        for kind, names, sig, noi, snr in groups:
-            for i, name in enumerate(names):
-                for metric, arr in (("signal", sig), ("noise", noi), ("snr", snr)):
-                    rows.append({"layer": name, "kind": kind, "metric": metric,
-                                 "value": float(arr[i])})
-        return pd.DataFrame(rows, columns=["layer", "kind", "metric", "value"])
+        rows = [{"layer": name, "kind": kind, "signal": float(sig[i]), "noise": float(noi[i]),
+                 "snr": float(snr[i])}
+                for kind, names, sig, noi, snr in groups for i, name in enumerate(names)]
+        return pd.DataFrame(rows, columns=["layer", "kind", "signal", "noise", "snr"])
 
     def of(self, name: str) -> float:
         """SNR of a parameter (``"fc2.weight"``) or a module (``"fc2"``)."""

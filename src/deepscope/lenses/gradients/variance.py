@@ -41,6 +41,8 @@ from deepscope.lenses.gradients.functional import (
 )
 from deepscope.lenses.gradients.snr import GradientSNR, gradient_snr  # noqa: F401  (re-exported)
 from deepscope.lenses._model import check_loss_fn, check_model
+from deepscope.lenses._result import Tidy
+from deepscope.seeding import make_generator
 
 __all__ = [
     "GradientSNR",
@@ -55,8 +57,11 @@ MAX_EXACT_D = 24
 
 
 @dataclass(frozen=True, eq=False)
-class GradientVariance:
+class GradientVariance(Tidy):
     """Variance of the loss gradient across a family of targets.
+
+    ``to_frame()``: one row per parameter tensor plus a ``"total"`` row; ``tidy()``:
+    ``layer, metric, value``.
 
     Attributes:
         variance: ``Var(H, F, w) = E_h ||grad F_h - E_h' grad F_h'||^2``.
@@ -74,8 +79,12 @@ class GradientVariance:
             ``None`` for :func:`gradient_variance_across_targets`.
         layer_g_sq: ``g_sq`` per parameter tensor, or ``None``.
         method: ``"targets"``, ``"parity-exact"`` or ``"parity-sampled-inputs"``.
-        params: the options that produced the result.
+        params: the options that produced the result (with ``seed``).
+        lens: ``"gradients.gradient_variance_across_targets"`` or
+            ``"gradients.parity_gradient_variance"``.
     """
+
+    _metrics = ("variance", "mean_sq_norm", "g_sq")
 
     variance: float
     mean_sq_norm: float
@@ -88,6 +97,7 @@ class GradientVariance:
     layer_g_sq: np.ndarray | None
     method: str
     params: dict
+    lens: str = "gradients.gradient_variance_across_targets"
 
     @property
     def bound_ratio(self) -> float | None:
@@ -97,19 +107,17 @@ class GradientVariance:
         return float(self.variance * self.n_targets / self.g_sq) if self.g_sq > 0 else 0.0
 
     def to_frame(self):
-        """Tidy rows ``layer, metric, value``: one per (parameter, metric) plus ``"total"``."""
+        """One row per parameter tensor and a ``"total"`` row: ``layer, variance,
+        mean_sq_norm`` (+ ``g_sq`` for parity families), ``n_targets, method``."""
         import pandas as pd
 
-        metrics = {"variance": (self.layer_variance, self.variance),
-                   "mean_sq_norm": (self.layer_mean_sq_norm, self.mean_sq_norm)}
+        cols = {"layer": [*self.layers, "total"],
+                "variance": [*map(float, self.layer_variance), float(self.variance)],
+                "mean_sq_norm": [*map(float, self.layer_mean_sq_norm),
+                                 float(self.mean_sq_norm)]}
         if self.layer_g_sq is not None:
-            metrics["g_sq"] = (self.layer_g_sq, self.g_sq)
-        rows = []
-        for metric, (per_layer, total) in metrics.items():
-            rows += [{"layer": n, "metric": metric, "value": float(v)}
-                     for n, v in zip(self.layers, per_layer)]
-            rows.append({"layer": "total", "metric": metric, "value": float(total)})
-        frame = pd.DataFrame(rows)
+            cols["g_sq"] = [*map(float, self.layer_g_sq), float(self.g_sq)]
+        frame = pd.DataFrame(cols)
         frame["n_targets"] = self.n_targets
         frame["method"] = self.method
         return frame
@@ -203,7 +211,8 @@ def gradient_variance_across_targets(model: torch.nn.Module, loss_fn: Callable,
 
 def parity_gradient_variance(model: torch.nn.Module, loss_fn: Callable, d: int, *,
                              subsets: str | int = "all", batch_size: int = 4096,
-                             n_inputs: int | None = None, seed: int = 0) -> GradientVariance:
+                             n_inputs: int | None = None, seed: int | torch.Generator = 0
+                             ) -> GradientVariance:
     """Exact gradient variance across parities ``chi_S(x) = prod_{i in S} x_i`` of d bits.
 
     ``x`` is uniform on ``{+1, -1}^d``; the family is all ``2^d`` parities
@@ -245,7 +254,7 @@ def parity_gradient_variance(model: torch.nn.Module, loss_fn: Callable, d: int, 
         n_inputs: if given (``subsets="all"`` only), ``E_x ||b||^2`` and ``A`` are averaged
             over this many uniformly sampled inputs instead of all ``2^d`` (for large
             ``d``; ``b(1)`` stays exact). The result is then an estimate.
-        seed: seed of the sampled inputs.
+        seed: seed of the sampled inputs (an int or a ``torch.Generator``).
 
     Returns:
         A :class:`GradientVariance` with ``g_sq`` set, ``n_targets = |H|`` and
@@ -274,14 +283,13 @@ def parity_gradient_variance(model: torch.nn.Module, loss_fn: Callable, d: int, 
     else:
         k = check_int(subsets, "subsets", func, low=0, high=d)
     batch_size = check_int(batch_size, "batch_size", func, low=1)
-    seed = check_int(seed, "seed", func, low=0)
+    gen, seed = make_generator(seed, "seed", func)
     inputs = None
     if n_inputs is not None:
         n_inputs = check_int(n_inputs, "n_inputs", func, low=1)
         if k is not None:
             raise param_error("n_inputs", func, "None when subsets is an int (sampled inputs "
                               "only for subsets='all')", n_inputs)
-        gen = torch.Generator().manual_seed(seed)
         bits = torch.randint(0, 2, (n_inputs, d), generator=gen)
         inputs = (1 - 2 * bits).to(device=fm.device, dtype=fm.dtype)
     sums = parity_sums(fm, loss_fn, d, k, batch_size, inputs)
@@ -301,4 +309,4 @@ def parity_gradient_variance(model: torch.nn.Module, loss_fn: Callable, d: int, 
         layer_g_sq=layer_g,
         method="parity-exact" if inputs is None else "parity-sampled-inputs",
         params={"d": d, "subsets": subsets, "batch_size": batch_size, "n_inputs": n_inputs,
-                "seed": seed})
+                "seed": seed}, lens="gradients.parity_gradient_variance")

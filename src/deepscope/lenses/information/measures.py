@@ -43,6 +43,8 @@ from deepscope.errors import (
     check_float,
     param_error,
 )
+from deepscope.lenses._result import Tidy
+from deepscope.lenses._select import select_names
 from deepscope.lenses.information import binning as _binning
 from deepscope.lenses.information import kde as _kde
 from deepscope.lenses.information import ksg as _ksg
@@ -67,6 +69,7 @@ from deepscope.lenses.information.inputs import (  # noqa: F401
 __all__ = [
     "BinnedInformation",
     "InformationPlane",
+    "StackedInformationPlane",
     "entropy",
     "information_plane",
     "information_plane_stacked",
@@ -219,8 +222,11 @@ def mutual_information_bounds(t: Any, y: Any, *, noise_variance: float = 1e-3
 
 
 @dataclass(frozen=True, eq=False)
-class InformationPlane:
+class InformationPlane(Tidy):
     """Coordinates of layers in the information plane, in bits.
+
+    ``to_frame()``: one row per layer; ``tidy()``: ``layer, metric, value`` with metrics
+    ``i_xt, i_ty`` (+ ``i_xt_lower, i_ty_lower`` for ``kde``).
 
     Attributes:
         layers: layer names, in order.
@@ -232,7 +238,11 @@ class InformationPlane:
         n_samples: number of samples N (``I(X;T) <= log2 N``).
         method: the estimator.
         params: the estimator parameters used.
+        lens: ``"information.information_plane"`` (``"information.binned"`` from
+            :class:`BinnedInformation`).
     """
+
+    _metrics = ("i_xt", "i_ty", "i_xt_lower", "i_ty_lower")
 
     layers: tuple[str, ...]
     i_xt: np.ndarray
@@ -243,6 +253,7 @@ class InformationPlane:
     n_samples: int
     method: str
     params: dict
+    lens: str = "information.information_plane"
 
     def to_frame(self):
         """One row per layer: ``layer, i_xt, i_ty`` (+ ``i_xt_lower, i_ty_lower``), ``method``."""
@@ -261,14 +272,7 @@ def _select_layers(activations: Any, layers: Any, func: str) -> list[tuple[str, 
         raise param_error("activations", func, "a mapping of layer name -> tensor (N, ...)",
                           activations, type_error=True)
     names = list(activations.keys())
-    if layers is None:
-        chosen = names
-    elif isinstance(layers, str) or not all(name in names for name in layers):
-        known = ", ".join(repr(n) for n in names)
-        raise param_error("layers", func, f"a sequence of layer names from ({known}) or None",
-                          layers)
-    else:
-        chosen = list(layers)
+    chosen = select_names(names, layers, func)
     if not chosen:
         raise param_error("activations", func, "a non-empty mapping of layer name -> tensor",
                           activations)
@@ -318,7 +322,8 @@ def information_plane(activations: Mapping[str, Any], y: Any, *, method: str = "
         noise_variance: noise variance for ``kde``.
         k: neighbours for ``ksg``.
         inputs: ``(N, d)`` network inputs, required by ``ksg``.
-        layers: names to measure, in order (default: all, in mapping order).
+        layers: names or glob patterns (``"fc*"``) of the layers to measure, in order
+            (default: all, in mapping order).
 
     Returns:
         An :class:`InformationPlane`.
@@ -361,7 +366,7 @@ def information_plane_stacked(activations: Any, y: Any, *, method: str = "binnin
                               bins: int = 30, range: tuple[float, float] = (-1.0, 1.0),
                               bin_width: float = 0.07, noise_variance: float = 1e-3,
                               k: int = 3, inputs: Any = None, layer: str | None = None
-                              ) -> dict[str, torch.Tensor]:
+                              ) -> StackedInformationPlane:
     """One layer's information-plane coordinates for S stacked seeds at once.
 
     The fast path for multi-seed training: vectorised over seeds (sort-based run-length
@@ -379,8 +384,8 @@ def information_plane_stacked(activations: Any, y: Any, *, method: str = "binnin
         layer: the layer's name, used only in error messages.
 
     Returns:
-        ``{"i_xt": (S,), "i_ty": (S,)}`` float64 tensors in bits on the activations'
-        device, plus ``"i_xt_lower"`` and ``"i_ty_lower"`` for ``kde``.
+        A :class:`StackedInformationPlane`: ``i_xt``, ``i_ty`` ``(S,)`` float64 tensors in
+        bits on the activations' device, plus ``i_xt_lower`` and ``i_ty_lower`` for ``kde``.
 
     Raises:
         DeepscopeValueError: bad options or data.
@@ -390,7 +395,7 @@ def information_plane_stacked(activations: Any, y: Any, *, method: str = "binnin
         >>> import torch
         >>> acts = torch.tensor([[[0.1], [0.5], [0.1], [0.5]], [[0.1], [0.1], [0.1], [0.1]]])
         >>> out = information_plane_stacked(acts, torch.tensor([0, 1, 0, 1]))
-        >>> out["i_xt"].tolist(), out["i_ty"].tolist()
+        >>> out.i_xt.tolist(), out.i_ty.tolist()
         ([1.0, 0.0], [1.0, 0.0])
     """
     func = "information_plane_stacked"
@@ -401,7 +406,56 @@ def information_plane_stacked(activations: Any, y: Any, *, method: str = "binnin
                                            inputs)
     if method == "ksg":
         opts = {"k": k}
-    return _plane_core(a, labels, n_labels, h_y, method, opts, x)
+    out = _plane_core(a, labels, n_labels, h_y, method, opts, x)
+    return StackedInformationPlane(
+        layer="" if layer is None else str(layer), i_xt=out["i_xt"], i_ty=out["i_ty"],
+        i_xt_lower=out.get("i_xt_lower"), i_ty_lower=out.get("i_ty_lower"),
+        h_y=float(h_y), n_samples=int(a.shape[1]), method=method, params=dict(opts))
+
+
+@dataclass(frozen=True, eq=False)
+class StackedInformationPlane(Tidy):
+    """One layer's information-plane coordinates for S stacked seeds, in bits.
+
+    ``to_frame()``: one row per stacked seed (``index`` 0..S-1); ``tidy()``: ``layer,
+    index, metric, value``.
+
+    Attributes:
+        layer: the layer's name (``""`` when not given).
+        i_xt, i_ty: ``(S,)`` float64 tensors on the activations' device.
+        i_xt_lower, i_ty_lower: the lower ``kde`` estimates, else ``None``.
+        h_y: plug-in entropy of the labels.
+        n_samples: N.
+        method: the estimator.
+        params: the estimator parameters used.
+        lens: ``"information.information_plane_stacked"``.
+    """
+
+    _metrics = ("i_xt", "i_ty", "i_xt_lower", "i_ty_lower")
+    _keys = ("index",)
+
+    layer: str
+    i_xt: torch.Tensor
+    i_ty: torch.Tensor
+    i_xt_lower: torch.Tensor | None
+    i_ty_lower: torch.Tensor | None
+    h_y: float
+    n_samples: int
+    method: str
+    params: dict
+    lens: str = "information.information_plane_stacked"
+
+    def measures(self) -> dict[str, torch.Tensor]:
+        """``{metric: (S,) tensor}`` of the metrics computed (the lower bounds for kde)."""
+        return {m: getattr(self, m) for m in self._metrics if getattr(self, m) is not None}
+
+    def to_frame(self):
+        """One row per stacked seed: ``layer, index, i_xt, i_ty`` (+ lower bounds)."""
+        import pandas as pd
+
+        cols: dict[str, Any] = {"layer": self.layer, "index": np.arange(len(self.i_xt))}
+        cols.update({m: v.detach().cpu().numpy() for m, v in self.measures().items()})
+        return pd.DataFrame(cols)
 
 
 # ----------------------------------------------------------------------------- streaming
@@ -421,7 +475,8 @@ class BinnedInformation:
         bins: bins for ``binning``.
         range: ``(lo, hi)`` for ``binning``.
         bin_width: width for ``binning-width``.
-        layers: names to measure, in order (default: all layers of the first batch).
+        layers: names or glob patterns of the layers to measure, in order (default: all
+            layers of the first batch).
 
     Raises:
         DeepscopeValueError: bad options; later, batches that do not match the first.
@@ -445,9 +500,10 @@ class BinnedInformation:
                               "at once, so it cannot be streamed)", method)
         self.method = method
         self.params = _options(func, method, _BINNING[:2], bins, range, bin_width, 1.0)
-        if layers is not None and (isinstance(layers, str) or not all(
-                isinstance(name, str) for name in layers)):
-            raise param_error("layers", func, "a sequence of layer names or None", layers)
+        if isinstance(layers, str):
+            layers = [layers]
+        if layers is not None and not all(isinstance(name, str) for name in layers):
+            raise param_error("layers", func, "layer names or glob patterns, or None", layers)
         self._layers = None if layers is None else tuple(layers)
         self.reset()
 
@@ -511,4 +567,4 @@ class BinnedInformation:
         return InformationPlane(
             layers=self._layers, i_xt=np.array(i_xt), i_ty=np.array(i_ty), i_xt_lower=None,
             i_ty_lower=None, h_y=float(h_y), n_samples=self.n_samples, method=self.method,
-            params=dict(self.params))
+            params=dict(self.params), lens="information.binned")

@@ -9,22 +9,9 @@ import torch
 from torch import nn
 
 from deepscope.errors import check_choice, param_error
+from deepscope.seeding import make_generator
 
 NORMALIZATIONS = ("filter", "layer", "none")
-
-
-def as_generator(generator: Any, func: str) -> tuple[torch.Generator, int | None]:
-    """A CPU ``torch.Generator`` from a generator or an int seed (and the seed, if given)."""
-    if isinstance(generator, torch.Generator):
-        if generator.device.type != "cpu":
-            raise param_error("generator", func, "a CPU torch.Generator or an int seed "
-                              "(directions are drawn on the CPU, then moved)", generator)
-        return generator, None
-    if isinstance(generator, bool) or not isinstance(generator, int) or generator < 0:
-        raise param_error("generator", func, "a CPU torch.Generator or an int seed >= 0",
-                          generator, type_error=not isinstance(generator, int))
-    gen = torch.Generator().manual_seed(int(generator))
-    return gen, int(generator)
 
 
 def _scale(d: torch.Tensor, w: torch.Tensor, per_filter: bool) -> torch.Tensor:
@@ -40,13 +27,13 @@ def _scale(d: torch.Tensor, w: torch.Tensor, per_filter: bool) -> torch.Tensor:
     return (d64 * (wn / dn if dn > 0 else 0.0)).to(d.dtype)
 
 
-def random_direction_impl(model: nn.Module, generator: Any, normalization: str,
+def random_direction_impl(model: nn.Module, seed: Any, normalization: str,
                           include_biases: bool, func: str) -> OrderedDict[str, torch.Tensor]:
     """See :func:`deepscope.lenses.landscape.random_direction`."""
     check_choice(normalization, "normalization", func, NORMALIZATIONS)
     if not isinstance(include_biases, bool):
         raise param_error("include_biases", func, "a bool", include_biases, type_error=True)
-    gen, _ = as_generator(generator, func)
+    gen, _ = make_generator(seed, "seed", func)
     out: OrderedDict[str, torch.Tensor] = OrderedDict()
     for name, p in model.named_parameters():
         w = p.detach()

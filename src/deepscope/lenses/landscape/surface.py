@@ -20,7 +20,6 @@ Entezari et al. (2022), arXiv 2110.06296, and Ainsworth et al. (2023), arXiv 220
 
 from __future__ import annotations
 
-import numbers
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from deepscope.lenses._result import Tidy
+from deepscope.seeding import make_generator
 from deepscope.errors import check_choice, check_float, check_int, param_error
 from deepscope.lenses.landscape import evaluate as _ev
 from deepscope.lenses.landscape.align import align_impl
@@ -54,8 +55,10 @@ __all__ = [
 
 
 @dataclass(frozen=True, eq=False)
-class LossLine:
+class LossLine(Tidy):
     """Loss along ``theta + alpha * d``.
+
+    ``to_frame()``: one row per point; ``tidy()``: ``layer`` is ``""``, key ``alpha``.
 
     Attributes:
         coords: ``(steps,)`` values of ``alpha``, symmetric, with ``0`` exactly at the centre.
@@ -63,13 +66,19 @@ class LossLine:
         accuracy: ``(steps,)`` argmax accuracy (NaN when outputs are not class scores).
         center_loss: the loss of the model itself (``loss[steps // 2]``).
         span: the grid covers ``[-span, span]``.
+        lens: ``"landscape.loss_line"``.
     """
+
+    _metrics = ("loss", "accuracy")
+    _layer = None
+    _keys = ("alpha",)
 
     coords: np.ndarray
     loss: np.ndarray
     accuracy: np.ndarray
     center_loss: float
     span: float
+    lens: str = "landscape.loss_line"
 
     def to_frame(self):
         """One row per point: ``alpha, loss, accuracy``."""
@@ -79,8 +88,11 @@ class LossLine:
 
 
 @dataclass(frozen=True, eq=False)
-class LossPlane:
+class LossPlane(Tidy):
     """Loss on the plane ``theta + alpha * d1 + beta * d2``.
+
+    ``to_frame()``: one row per grid point; ``tidy()``: ``layer`` is ``""``, keys
+    ``alpha, beta``.
 
     Attributes:
         coords: ``(alpha, beta)``, 1-D arrays of ``steps[0]`` and ``steps[1]`` values,
@@ -90,13 +102,19 @@ class LossPlane:
         accuracy: same shape, argmax accuracy (NaN when outputs are not class scores).
         center_loss: the loss of the model itself.
         span: ``(span_alpha, span_beta)``.
+        lens: ``"landscape.loss_plane"``.
     """
+
+    _metrics = ("loss", "accuracy")
+    _layer = None
+    _keys = ("alpha", "beta")
 
     coords: tuple[np.ndarray, np.ndarray]
     loss: np.ndarray
     accuracy: np.ndarray
     center_loss: float
     span: tuple[float, float]
+    lens: str = "landscape.loss_plane"
 
     def to_frame(self):
         """One row per grid point: ``alpha, beta, loss, accuracy``."""
@@ -108,8 +126,10 @@ class LossPlane:
 
 
 @dataclass(frozen=True, eq=False)
-class Interpolation:
+class Interpolation(Tidy):
     """Loss and accuracy along ``(1 - t) theta_a + t theta_b``.
+
+    ``to_frame()``: one row per point; ``tidy()``: ``layer`` is ``""``, key ``t``.
 
     Attributes:
         t: ``(steps,)`` from 0 to 1; ``t = 0`` is ``model_a`` and ``t = 1`` ``model_b``
@@ -120,7 +140,12 @@ class Interpolation:
         accuracy_barrier: ``(acc(0) + acc(1)) / 2 - min_t acc(t)``.
         aligned: whether ``model_b``'s hidden units were permuted to match ``model_a``.
         permutations: per hidden layer, the permutation applied to ``model_b`` (if aligned).
+        lens: ``"landscape.interpolate"``.
     """
+
+    _metrics = ("loss", "accuracy")
+    _layer = None
+    _keys = ("t",)
 
     t: np.ndarray
     loss: np.ndarray
@@ -129,6 +154,7 @@ class Interpolation:
     accuracy_barrier: float
     aligned: bool
     permutations: tuple[np.ndarray, ...]
+    lens: str = "landscape.interpolate"
 
     def to_frame(self):
         """One row per point: ``t, loss, accuracy, aligned``."""
@@ -139,8 +165,11 @@ class Interpolation:
 
 
 @dataclass(frozen=True, eq=False)
-class Sharpness:
+class Sharpness(Tidy):
     """Keskar et al.'s epsilon-sharpness.
+
+    ``to_frame()``: one row (the measurement); ``tidy()``: ``layer`` is ``""``, metrics
+    ``sharpness, loss, max_loss, n_evals``.
 
     Attributes:
         value: ``100 * (max_loss - loss) / (1 + loss)``, in percent.
@@ -150,8 +179,12 @@ class Sharpness:
         box: ``"relative"`` (``|y_i| <= eps (|w_i| + 1)``) or ``"absolute"`` (``|y_i| <= eps``).
         method: ``"pga"`` or ``"lbfgsb"``.
         n_evals: loss-and-gradient evaluations of the full data.
-        seed: the seed of the random signs / start point.
+        seed: the seed of the random signs / start point (``None`` for a Generator).
+        lens: ``"landscape.sharpness"``.
     """
+
+    _metrics = ("sharpness", "loss", "max_loss", "n_evals")
+    _layer = None
 
     value: float
     loss: float
@@ -160,15 +193,17 @@ class Sharpness:
     box: str
     method: str
     n_evals: int
-    seed: int
+    seed: int | None
+    lens: str = "landscape.sharpness"
 
     def to_frame(self):
-        """One row: ``metric, value`` pairs (sharpness, loss, max_loss) with the options."""
+        """One row: ``sharpness, loss, max_loss, n_evals`` with the options."""
         import pandas as pd
 
-        return pd.DataFrame({"metric": ["sharpness", "loss", "max_loss"],
-                             "value": [self.value, self.loss, self.max_loss],
-                             "epsilon": self.epsilon, "box": self.box, "method": self.method})
+        return pd.DataFrame([{"sharpness": self.value, "loss": self.loss,
+                              "max_loss": self.max_loss, "n_evals": self.n_evals,
+                              "epsilon": self.epsilon, "box": self.box,
+                              "method": self.method}])
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -199,8 +234,8 @@ def _setup(model, loss_fn, data, func):
 # ----------------------------------------------------------------------------- directions
 
 
-def random_direction(model: nn.Module, generator: torch.Generator | int,
-                     normalization: str = "filter", *, include_biases: bool = False
+def random_direction(model: nn.Module, seed: int | torch.Generator = 0, *,
+                     normalization: str = "filter", include_biases: bool = False
                      ) -> OrderedDict[str, torch.Tensor]:
     """A Gaussian random direction in parameter space, normalised as Li et al. (2018).
 
@@ -219,7 +254,7 @@ def random_direction(model: nn.Module, generator: torch.Generator | int,
 
     Args:
         model: The network.
-        generator: A CPU ``torch.Generator`` or an int seed.
+        seed: An int seed or a CPU ``torch.Generator``.
         normalization: ``"filter"``, ``"layer"`` or ``"none"``.
         include_biases: Give 1-D parameters a (normalised) random direction too.
 
@@ -232,13 +267,14 @@ def random_direction(model: nn.Module, generator: torch.Generator | int,
         DeepscopeValueError: bad normalization or seed.
 
     Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
         >>> d = random_direction(net, 0)
         >>> list(d) == [n for n, _ in net.named_parameters()]
         True
     """
     func = "random_direction"
     _ev.check_model(model, "model", func)
-    return random_direction_impl(model, generator, normalization, include_biases, func)
+    return random_direction_impl(model, seed, normalization, include_biases, func)
 
 
 # ----------------------------------------------------------------------------- lines, planes
@@ -273,6 +309,9 @@ def loss_line(model: nn.Module, loss_fn: Callable, data: Any, direction: Any, *,
         DeepscopeTypeError: wrong types.
 
     Example:
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
         >>> line = loss_line(net, F.cross_entropy, (x, y), random_direction(net, 0))
         >>> line.loss.shape
         (41,)
@@ -330,6 +369,9 @@ def loss_plane(model: nn.Module, loss_fn: Callable, data: Any, d1: Any, d2: Any,
         DeepscopeTypeError: wrong types.
 
     Example:
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
         >>> plane = loss_plane(net, F.cross_entropy, (x, y), random_direction(net, 0),
         ...                    random_direction(net, 1), steps=(21, 21))
         >>> plane.loss.shape
@@ -390,7 +432,7 @@ def align_neurons(model_a: nn.Module, model_b: nn.Module, data: Any) -> nn.Modul
 
 
 def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data: Any,
-                steps: int = 25, *, align: bool = False, chunk: int | None = None
+                *, steps: int = 25, align: bool = False, chunk: int | None = None
                 ) -> Interpolation:
     """Loss and accuracy on the straight path between two networks, and its barrier.
 
@@ -420,6 +462,10 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data:
         DeepscopeValueError: mismatched architectures, bad steps, non-finite loss.
 
     Example:
+        >>> import torch.nn.functional as F
+        >>> net_a = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+        >>> net_b = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
         >>> path = interpolate(net_a, net_b, F.cross_entropy, (x, y), align=True)
         >>> path.barrier >= -1e-6
         True
@@ -454,7 +500,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data:
 
 def sharpness(model: nn.Module, loss_fn: Callable, data: Any, *, epsilon: float = 1e-3,
               box: str = "relative", method: str = "pga", steps: int = 20,
-              seed: int = 0) -> Sharpness:
+              seed: int | torch.Generator = 0) -> Sharpness:
     """Epsilon-sharpness of Keskar et al. (2017, arXiv 1609.04836), in percent.
 
     .. math::
@@ -479,7 +525,8 @@ def sharpness(model: nn.Module, loss_fn: Callable, data: Any, *, epsilon: float 
         box: ``"relative"`` or ``"absolute"``.
         method: ``"pga"`` or ``"lbfgsb"``.
         steps: Ascent steps / L-BFGS-B iterations.
-        seed: Seed of the fallback signs (pga) or start point (lbfgsb).
+        seed: Seed (an int or a ``torch.Generator``) of the fallback signs (pga) or start
+            point (lbfgsb).
 
     Returns:
         A :class:`Sharpness`.
@@ -488,8 +535,12 @@ def sharpness(model: nn.Module, loss_fn: Callable, data: Any, *, epsilon: float 
         DeepscopeValueError: bad options, empty data.
 
     Example:
-        >>> sharpness(net, F.cross_entropy, (x, y), epsilon=1e-3).value  # percent
-        0.41...
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+        >>> s = sharpness(net, F.cross_entropy, (x, y), epsilon=1e-3)
+        >>> s.value >= 0.0, s.method
+        (True, 'pga')
     """
     func = "sharpness"
     params, batches = _setup(model, loss_fn, data, func)
@@ -497,15 +548,12 @@ def sharpness(model: nn.Module, loss_fn: Callable, data: Any, *, epsilon: float 
     check_choice(box, "box", func, BOXES)
     check_choice(method, "method", func, METHODS)
     steps = check_int(steps, "steps", func, low=1, high=100000)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise param_error("seed", func, "an int >= 0", seed, type_error=not isinstance(
-            seed, numbers.Integral))
+    gen, seed = make_generator(seed, "seed", func)
     obj = Objective(model, loss_fn, batches)
     f0, _ = obj(dict(params))
     r = radius(params, eps, box)
-    gen = torch.Generator().manual_seed(int(seed))
     best, _ = (pga if method == "pga" else lbfgsb)(obj, params, r, steps, gen)
     best = max(best, f0)
     return Sharpness(value=100.0 * (best - f0) / (1.0 + f0), loss=f0, max_loss=best,
-                     epsilon=eps, box=box, method=method, n_evals=obj.calls, seed=int(seed))
+                     epsilon=eps, box=box, method=method, n_evals=obj.calls, seed=seed)
 

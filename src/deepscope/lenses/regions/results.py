@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from deepscope.lenses._result import Tidy
 from deepscope.errors import param_error
 
 __all__ = ["ActivationPatterns", "SegmentRegions", "SegmentsRegions", "PlaneRegions"]
@@ -22,7 +23,7 @@ def _code_strings(codes: np.ndarray) -> list[str]:
 
 
 @dataclass(frozen=True, eq=False)
-class ActivationPatterns:
+class ActivationPatterns(Tidy):
     """On/off codes of every piecewise-linear unit for every input.
 
     Attributes:
@@ -30,10 +31,14 @@ class ActivationPatterns:
             on when their pre-activation is > 0; a max-pool window contributes one column per
             window position, true at the position it selects (the first maximum).
         layers: layer name -> slice of the columns of ``codes``, in graph order.
+        lens: ``"regions.activation_patterns"``.
     """
+
+    _metrics = ('n_units', 'n_patterns', 'active_fraction', 'dead_units')
 
     codes: torch.Tensor
     layers: dict[str, slice]
+    lens: str = "regions.activation_patterns"
 
     def layer(self, name: str) -> torch.Tensor:
         """The ``(n, units)`` codes of one layer."""
@@ -59,7 +64,7 @@ class ActivationPatterns:
 
 
 @dataclass(frozen=True, eq=False)
-class SegmentRegions:
+class SegmentRegions(Tidy):
     """The exact activation regions of a network along the segment ``x(t) = a + t (b - a)``.
 
     Attributes:
@@ -75,7 +80,12 @@ class SegmentRegions:
             ``affine[i, :, 0] * t + affine[i, :, 1]``.
         codes: ``(count, n_units)`` bool activation code of each region.
         rtol: the tolerance used.
+        lens: ``"regions.regions_on_segment"``. ``tidy()``: ``layer`` is ``""`` (the whole model), key ``region``.
     """
+
+    _metrics = ('t_start', 't_end', 'unit', 'slope')
+    _layer = None
+    _keys = ('region',)
 
     breakpoints: np.ndarray
     layers: tuple[str, ...]
@@ -87,6 +97,7 @@ class SegmentRegions:
     affine: np.ndarray
     codes: np.ndarray
     rtol: float
+    lens: str = "regions.regions_on_segment"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per region: ``region, t_start, t_end, layer, unit`` (the unit whose switch
@@ -100,7 +111,7 @@ class SegmentRegions:
 
 
 @dataclass(frozen=True, eq=False)
-class SegmentsRegions:
+class SegmentsRegions(Tidy):
     """Activation regions and linear pieces along many segments ``a_i -> b_i`` at once.
 
     Attributes:
@@ -108,12 +119,18 @@ class SegmentsRegions:
         pieces: ``(n,)`` linear pieces of the output per segment.
         lengths: ``(n,)`` segment lengths ``||b_i - a_i||``.
         rtol: the tolerance used.
+        lens: ``"regions.regions_on_segments"``. ``tidy()``: ``layer`` is ``""``, key ``segment``.
     """
+
+    _metrics = ('length', 'count', 'pieces', 'regions_per_length')
+    _layer = None
+    _keys = ('segment',)
 
     counts: np.ndarray
     pieces: np.ndarray
     lengths: np.ndarray
     rtol: float
+    lens: str = "regions.regions_on_segments"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per segment: ``segment, length, count, pieces, regions_per_length``
@@ -126,7 +143,7 @@ class SegmentsRegions:
 
 
 @dataclass(frozen=True, eq=False)
-class PlaneRegions:
+class PlaneRegions(Tidy):
     """The exact partition of a 2-D slice ``origin + u d_0 + v d_1`` of input space.
 
     Attributes:
@@ -143,7 +160,12 @@ class PlaneRegions:
         bounds: ``(u0, u1, v0, v1)``.
         layers: layer name -> slice of the columns of ``codes``.
         rtol: the tolerance used.
+        lens: ``"regions.regions_in_plane"``. ``tidy()``: ``layer`` is ``""``, key ``region``.
     """
+
+    _metrics = ('area', 'n_vertices', 'centroid_u', 'centroid_v', 'predicted', 'boundary_length')
+    _layer = None
+    _keys = ('region',)
 
     count: int
     polygons: list[np.ndarray]
@@ -154,6 +176,7 @@ class PlaneRegions:
     bounds: tuple[float, float, float, float]
     layers: dict[str, slice] = field(default_factory=dict)
     rtol: float = 1e-9
+    lens: str = "regions.regions_in_plane"
 
     def centroids(self) -> np.ndarray:
         """``(count, 2)`` mean vertex of each region (inside it: regions are convex)."""

@@ -34,6 +34,7 @@ from torch import nn
 from deepscope.errors import DeepscopeValueError, check_choice, check_float, check_int, \
     param_error
 from deepscope.lenses.spectra import fit as _fit
+from deepscope.seeding import make_generator, spawn
 from deepscope.lenses._model import check_model
 from deepscope.lenses.spectra import matrices as _mat
 from deepscope.lenses.spectra.matrices import WeightMatrix
@@ -308,7 +309,7 @@ def _norms(x: torch.Tensor, alpha: float) -> dict[str, float]:
 
 
 def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = True,
-                    randomize: bool = True, seed: int = 0,
+                    randomize: bool = True, seed: int | torch.Generator = 0,
                     dtype: torch.dtype | None = None) -> WeightSpectra:
     """Spectral diagnostics of every weight matrix of ``model`` (WeightWatcher-style).
 
@@ -338,7 +339,8 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
         conv: ``"slices"`` (kernel-position slices, pooled) or ``"reshape"``.
         mp_fit: fit the MP bulk of each ESD.
         randomize: also analyse the element-wise permuted matrices.
-        seed: seed of the permutations (drawn on the CPU; the same on any device).
+        seed: seed of the permutations, an int or a ``torch.Generator`` to draw one from
+            (drawn on the CPU; the same on any device).
         dtype: dtype of the Gram matrices and eigensolves (default: the weights'
             precision, at least float32; see :func:`esd`).
 
@@ -361,7 +363,8 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
     for name, val in (("mp_fit", mp_fit), ("randomize", randomize)):
         if not isinstance(val, bool):
             raise param_error(name, func, "a bool", val, type_error=True)
-    seed = check_int(seed, "seed", func, low=0)
+    gen, seed = make_generator(seed, "seed", func)
+    perm_seed = seed if seed is not None else spawn(gen)
     if dtype is not None and dtype not in (torch.float32, torch.float64):
         raise param_error("dtype", func, "torch.float32, torch.float64 or None", dtype)
     mats = _mat.collect(model, conv)
@@ -374,7 +377,7 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
                 raise DeepscopeValueError(f"Weights of layer {m.layer!r} contain NaN or inf.")
         stacks = [m.weights for m in mats]
         if randomize:
-            stacks = stacks + _mat.permuted(mats, seed)
+            stacks = stacks + _mat.permuted(mats, perm_seed)
         evs = [torch.sort(e.reshape(-1).to(torch.float64)).values
                for e in _mat.batched_eigenvalues(stacks, dtype)]
         real, rand = evs[:len(mats)], (evs[len(mats):] if randomize else [None] * len(mats))

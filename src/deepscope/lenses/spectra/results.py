@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from deepscope.errors import param_error
+from deepscope.lenses._result import Tidy
 
 
 def js_distance(p: torch.Tensor, q: torch.Tensor) -> float:
@@ -30,8 +31,10 @@ def js_distance(p: torch.Tensor, q: torch.Tensor) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class PowerLawFit:
+class PowerLawFit(Tidy):
     """A continuous power-law fit :math:`p(x) \\propto x^{-\\alpha}`, ``x >= xmin``.
+
+    ``to_frame()``: one row (the fit); ``tidy()``: ``layer`` is ``""``.
 
     Attributes:
         alpha: MLE exponent (NaN when no fit was possible).
@@ -44,7 +47,11 @@ class PowerLawFit:
         candidates_xmin: every candidate ``xmin`` (empty for a fixed ``xmin``).
         candidates_alpha: the MLE exponent of each candidate.
         candidates_D: the KS distance of each candidate.
+        lens: ``"spectra.fit_power_law"``.
     """
+
+    _metrics = ("alpha", "xmin", "D", "n_tail", "sigma", "n", "xmin_searched")
+    _layer = None
 
     alpha: float
     xmin: float
@@ -56,6 +63,7 @@ class PowerLawFit:
     candidates_xmin: np.ndarray
     candidates_alpha: np.ndarray
     candidates_D: np.ndarray
+    lens: str = "spectra.fit_power_law"
 
     @classmethod
     def empty(cls, n: int, searched: bool, xmin: float = float("nan")) -> PowerLawFit:
@@ -82,8 +90,10 @@ class PowerLawFit:
 
 
 @dataclass(frozen=True, eq=False)
-class MarchenkoPasturFit:
+class MarchenkoPasturFit(Tidy):
     """Marchenko-Pastur fit of the bulk of a spectrum, in the units of the eigenvalues.
+
+    ``to_frame()``: one row (the fit); ``tidy()``: ``layer`` is ``""``.
 
     Attributes:
         q: aspect ratio ``N / M``.
@@ -97,7 +107,12 @@ class MarchenkoPasturFit:
         sigma_mp: fitted scale in units of the root mean eigenvalue (WeightWatcher's).
         lambda_max: the largest eigenvalue.
         m: eigenvalues per matrix used in the margin.
+        lens: ``"spectra.fit_marchenko_pastur"``.
     """
+
+    _metrics = ("q", "bulk_variance", "bulk_min", "bulk_max", "tw_margin", "n_spikes",
+                "mp_softrank", "sigma_mp", "lambda_max", "m")
+    _layer = None
 
     q: float
     bulk_variance: float
@@ -109,6 +124,7 @@ class MarchenkoPasturFit:
     sigma_mp: float
     lambda_max: float
     m: int
+    lens: str = "spectra.fit_marchenko_pastur"
 
     def pdf(self, x: Any) -> np.ndarray:
         """The fitted MP density at eigenvalues ``x`` (0 outside the bulk)."""
@@ -120,10 +136,11 @@ class MarchenkoPasturFit:
         return np.where((x > lo) & (x < hi), val, 0.0)
 
     def to_frame(self):
-        """One row with every field."""
+        """One row with every field but ``lens``."""
         import pandas as pd
 
-        return pd.DataFrame([{k: getattr(self, k) for k in self.__dataclass_fields__}])
+        return pd.DataFrame([{k: getattr(self, k) for k in self.__dataclass_fields__
+                              if k != "lens"}])
 
 
 _COLUMNS = ("layer", "matrix", "kind", "N", "M", "n_slices", "q", "n_evals", "lambda_max",
@@ -133,8 +150,10 @@ _COLUMNS = ("layer", "matrix", "kind", "N", "M", "n_slices", "q", "n_evals", "la
 
 
 @dataclass(frozen=True, eq=False)
-class WeightSpectra:
+class WeightSpectra(Tidy):
     """Spectra and fits of every weight matrix of a model (see :func:`analyze_weights`).
+
+    ``to_frame()``: one row per matrix; ``tidy()``: ``layer, matrix, metric, value``.
 
     Attributes:
         layers: module name of each matrix (``named_modules()``).
@@ -151,8 +170,12 @@ class WeightSpectra:
         random_marchenko_pastur: MP fits of the randomised spectra (or ``None``).
         metrics: per matrix, norms and randomisation metrics.
         params: the options of the analysis.
-        seed: seed of the permutations.
+        seed: seed of the permutations (``None`` when a Generator was given).
+        lens: ``"spectra.analyze_weights"``.
     """
+
+    _metrics = tuple(c for c in _COLUMNS if c not in ("layer", "matrix", "kind"))
+    _keys = ("matrix",)
 
     layers: tuple[str, ...]
     matrices: tuple[str, ...]
@@ -168,7 +191,8 @@ class WeightSpectra:
     random_marchenko_pastur: tuple[MarchenkoPasturFit | None, ...]
     metrics: tuple[dict, ...]
     params: dict
-    seed: int
+    seed: int | None
+    lens: str = "spectra.analyze_weights"
 
     def index(self, layer: str | int, matrix: str | None = None) -> int:
         """Position of the matrix of ``layer`` (a name, or a position) and ``matrix``."""

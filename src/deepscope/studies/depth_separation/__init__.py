@@ -121,7 +121,8 @@ def _constructed(config: DepthSeparationConfig, ctx: StudyContext, task) -> None
 
 def _train_one(config, widths, seed, data, device):
     from deepscope.nets import MLP
-    from deepscope.studies.linear_regions.training import seeded_init, train
+    from deepscope.seeding import seeded_init
+    from deepscope.studies.linear_regions.training import train
 
     x, y, xt, yt = data
     net = seeded_init(lambda: MLP(widths, activation="relu"), seed, device)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepscope.seeding import seeded_init
+from deepscope.train import fit
+
 __all__ = ["IndexTable", "hinge", "one_hot_moments", "tuple_snr", "train_tuples"]
 
 
@@ -46,12 +49,10 @@ def train_tuples(cfg, k: int, mode: str, seed: int, device, on_eval) -> nn.Modul
     ``N1`` against the per-image label, up to a global sign flip for end-to-end, which
     cannot tell ``N1`` from ``-N1`` for even ``k``).
     """
-    torch.manual_seed(seed)
-    net = make_net(cfg, k, device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    net = seeded_init(lambda: make_net(cfg, k, device), seed)
     test = _data(cfg, cfg.n_test, k, 2**31 - 1 - 1000 * seed - k, device)
 
-    def evaluate(step):
+    def evaluate(step, model, logs):
         with torch.no_grad():
             scores = net.image_scores(test.images)
             out = net.head(scores).squeeze(-1)
@@ -59,15 +60,19 @@ def train_tuples(cfg, k: int, mode: str, seed: int, device, on_eval) -> nn.Modul
             img = float(((scores > 0).float() * 2 - 1 == test.image_labels).float().mean())
         on_eval(step, acc, max(img, 1.0 - img))
 
-    evaluate(0)
-    for step in range(1, cfg.steps + 1):
-        batch = _data(cfg, cfg.batch_size, k, seed * 1_000_003 + 1000 * step + k, device)
-        loss = _loss(net, batch.images, batch.labels, batch.image_labels, mode)
+    def batches(step, generator):  # fresh tuples every step, seeded by (seed, step, k)
+        return _data(cfg, cfg.batch_size, k, seed * 1_000_003 + 1000 * step + k, device)
+
+    def update(model, batch, opt):
+        loss = _loss(model, batch.images, batch.labels, batch.image_labels, mode)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            evaluate(step)
+        return {"loss": float(loss.detach())}
+
+    fit(net, None, batches, optimizer="adam", lr=cfg.lr,
+        steps=cfg.steps, seed=seed, step_fn=update, on_step=evaluate,
+        schedule=[0, *range(cfg.eval_every, cfg.steps + 1, cfg.eval_every), cfg.steps])
     return net
 
 
@@ -98,15 +103,14 @@ def warm_image_net(cfg, seed: int, device) -> tuple[dict, float]:
     """
     from deepscope.nets.tuple_net import SegmentNet
 
-    torch.manual_seed(seed)
-    net = SegmentNet(cfg.channels, cfg.hidden).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    for step in range(cfg.snr_warmup):
-        d = _data(cfg, cfg.batch_size, 1, 2**29 + seed * 100_003 + step, device)
-        loss = hinge(net(d.images[:, 0]).squeeze(-1), d.image_labels[:, 0])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    net = seeded_init(lambda: SegmentNet(cfg.channels, cfg.hidden), seed, device)
+
+    def images(step, generator):  # step counts from 1
+        d = _data(cfg, cfg.batch_size, 1, 2**29 + seed * 100_003 + step - 1, device)
+        return d.images[:, 0], d.image_labels[:, 0]
+
+    fit(net, lambda out, y: hinge(out.squeeze(-1), y), images,
+        optimizer="adam", lr=cfg.lr, steps=cfg.snr_warmup, seed=seed)
     test = _data(cfg, cfg.n_test, 1, 2**28 + seed, device)
     with torch.no_grad():
         pred = (net(test.images[:, 0]).squeeze(-1) > 0).float() * 2 - 1
@@ -128,8 +132,7 @@ def tuple_snr(cfg, k: int, seed: int, device, image_state: dict | None = None
     """
     from deepscope.lenses.gradients.snr import GradientSNRAccumulator
 
-    torch.manual_seed(seed)
-    model = _Both(make_net(cfg, k, device), cfg.snr_head)
+    model = _Both(seeded_init(lambda: make_net(cfg, k, device), seed), cfg.snr_head)
     if image_state is not None:
         model.net.image_net.load_state_dict(image_state)
     data = _data(cfg, cfg.snr_examples, k, 2**30 + 1000 * seed + k, device)

@@ -31,6 +31,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from deepscope.seeding import seeded_init
+from deepscope.train import fit
 from deepscope.errors import check_float, check_int
 from deepscope.studies._config import option, validate_choices
 from deepscope.studies._registry import Study, StudyContext, register
@@ -164,28 +166,30 @@ def train_approach(approach: str, cfg: FlatActivationsConfig, seed: int, device,
 
     u, v, b = target(cfg, seed)
     test = staircase_data(cfg.n_test, u, v, b, seed=2**31 - 1 - seed, device=device)
-    torch.manual_seed(seed)
-    model, loss_fn, predict, lr = _build(approach, cfg, u, device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - t / cfg.steps)
+    model, loss_fn, predict, lr = seeded_init(lambda: _build(approach, cfg, u, device), seed)
 
-    def evaluate(step: int) -> None:
+    def evaluate(step: int, net, logs) -> None:
         with torch.no_grad():
             mse = float(((predict(model, test.x) - test.y) ** 2).mean())
         if on_eval is not None:
             on_eval(step, mse)
 
-    evaluate(0)
-    for step in range(1, cfg.steps + 1):
-        dat = staircase_data(cfg.batch_size, u, v, b, seed=seed * 10_000_019 + step,
-                             device=device)
-        loss = loss_fn(model, dat)
+    def batches(step, generator):  # fresh samples every step, seeded by (seed, step)
+        return staircase_data(cfg.batch_size, u, v, b, seed=seed * 10_000_019 + step,
+                              device=device)
+
+    def update(net, dat, opt):
+        loss = loss_fn(net, dat)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            evaluate(step)
+        return {"loss": float(loss.detach())}
+
+    fit(model, None, batches, optimizer="adam", lr=lr,
+        steps=cfg.steps, seed=seed, step_fn=update, on_step=evaluate,
+        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda t: 1.0 - t / cfg.steps),
+        schedule=[0, *range(cfg.eval_every, cfg.steps + 1, cfg.eval_every), cfg.steps])
     return model, predict
 
 

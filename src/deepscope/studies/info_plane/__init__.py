@@ -146,7 +146,7 @@ def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
         for name, act in zip(names, snap.activations):
             res = information_plane_stacked(act, y, method=config.estimator, layer=name,
                                              **params, **inputs)
-            for metric, values in res.items():
+            for metric, values in res.measures().items():
                 rec.record(step=snap.epoch, lens="information", layer=name, metric=metric,
                            value=values.detach().cpu().numpy(), seed=seeds)
         for metric in ("train_loss", "train_acc", "test_loss", "test_acc"):

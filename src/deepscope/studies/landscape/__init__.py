@@ -153,7 +153,7 @@ def _interpolations(config, ctx, models) -> None:
             key = f"{arch}/{regime}"
             for aligned in (False, True):
                 path = landscape.interpolate(nets[0], nets[1], F.cross_entropy, (x, y),
-                                             config.interp_steps, align=aligned)
+                                             steps=config.interp_steps, align=aligned)
                 tag = "aligned" if aligned else "plain"
                 idx = np.arange(len(path.t))
                 rec.record(step=idx, lens="interpolation", layer=key, metric=f"loss_{tag}",

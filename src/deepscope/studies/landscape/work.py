@@ -7,13 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepscope.nets import MLP, SmallCNN
+from deepscope.seeding import seeded_init
+from deepscope.train import fit
 
 
 def make_net(arch: str, seed: int, widths: tuple[int, ...]) -> nn.Module:
-    torch.manual_seed(seed)
     if arch == "mlp":
-        return MLP(widths, activation="relu")
-    return SmallCNN()
+        return seeded_init(lambda: MLP(widths, activation="relu"), seed)
+    return seeded_init(SmallCNN, seed)
 
 
 def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, epochs: int,
@@ -25,30 +26,37 @@ def train(net: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, 
     regimes end at a comparable train loss, as Keskar et al. train both to convergence.
     Returns ``(epochs, steps)`` done.
     """
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
     n = x.shape[0]
     bs = min(batch_size, n)
-    steps = since_check = 0
-    done = 0
-    for done in range(1, epochs + 1):
-        net.train()
-        order = torch.randperm(n, generator=gen).to(x.device)
-        for start in range(0, n - bs + 1, bs):
-            idx = order[start:start + bs]
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x[idx]), y[idx]).backward()
-            opt.step()
-            steps += 1
-            since_check += 1
-        if target_loss > 0 and since_check >= 10:
-            since_check = 0
-            net.eval()
-            if evaluate(net, x, y)[0] < target_loss:
-                break
-    opt.zero_grad(set_to_none=True)
+    per_epoch = n // bs
+    order: list[torch.Tensor] = []
+    since = {"check": 0}
+
+    def batches(step, generator):
+        # a new order from fit's generator (seeded with ``seed``) at each epoch's start
+        i = (step - 1) % per_epoch
+        if i == 0:
+            order[:] = [torch.randperm(n, generator=generator).to(x.device)]
+        idx = order[0][i * bs:(i + 1) * bs]
+        return x[idx], y[idx]
+
+    def epoch_end(step, model, logs):
+        since["check"] += per_epoch
+        if target_loss > 0 and since["check"] >= 10:
+            since["check"] = 0
+            model.eval()
+            stop = evaluate(model, x, y)[0] < target_loss
+            model.train()
+            return stop
+        return False
+
+    res = fit(net, F.cross_entropy, batches, optimizer="adam", lr=lr,
+              steps=epochs * per_epoch, seed=seed, on_step=epoch_end,
+              schedule=range(per_epoch, epochs * per_epoch + 1, per_epoch))
+    for p in net.parameters():
+        p.grad = None
     net.eval()
-    return done, steps
+    return res.steps // per_epoch, res.steps
 
 
 @torch.no_grad()
@@ -70,7 +78,7 @@ def measure(net: nn.Module, data: tuple, config, seed: int) -> dict:
     out["trace"] = float(tr.estimate)
     out["trace_stderr"] = float(tr.stderr)
     out["trace_n_hvp"] = float(tr.n_hvp)
-    out["trace_converged"] = float(tr.converged)
+    out["trace_converged"] = float(tr.complete)
     dens = curvature.hessian_density(net, loss, data, n_runs=config.density_runs,
                                      n_iter=config.density_iter, seed=seed, n_grid=200)
     out["density_grid"] = dens.grid.cpu().numpy()

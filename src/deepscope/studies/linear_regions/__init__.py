@@ -19,7 +19,6 @@ densities only moderately. This study measures, exactly (``deepscope.lenses.regi
 
 from __future__ import annotations
 
-import pickle
 import time
 from dataclasses import dataclass
 
@@ -198,7 +197,8 @@ def _accuracy(net, x, y) -> float:
 def _train_model(model: str, config: LinearRegionsConfig, seed: int, ctx: StudyContext,
                  task) -> None:
     from deepscope.lenses import regions
-    from deepscope.studies.linear_regions.training import log_steps, seeded_init, train
+    from deepscope.seeding import seeded_init
+    from deepscope.studies.linear_regions.training import log_steps, train
 
     dev = ctx.device
     data = (_toy(config, seed, dev) if model == "toy-mlp"
@@ -236,15 +236,17 @@ def _train_model(model: str, config: LinearRegionsConfig, seed: int, ctx: StudyC
           batch_size=config.batch_size, seed=seed, at=log_steps(config.steps, config.captures),
           on_step=on_step)
     if partitions:
-        payload = {"task": config.task, "points": x.cpu().numpy(), "labels": y.cpu().numpy(),
-                   "partitions": partitions}
-        ctx.run.write_artifact(f"partitions/{model}-seed{seed}.pkl",
-                               lambda fh: pickle.dump(payload, fh))
+        from deepscope.studies.linear_regions.partitions import save_partitions
+
+        ctx.run.write_artifact(
+            f"partitions/{model}-seed{seed}.npz",
+            lambda fh: save_partitions(fh, config.task, x.cpu().numpy(), y.cpu().numpy(),
+                                       partitions))
 
 
 def _sweep(config: LinearRegionsConfig, seed: int, ctx: StudyContext, task) -> None:
     from deepscope.nets import MLP
-    from deepscope.studies.linear_regions.training import seeded_init
+    from deepscope.seeding import seeded_init
 
     dev = ctx.device
     inputs = {"toy": _toy(config, seed, dev)[0], "digits": _digits(seed, False, dev)[0]}

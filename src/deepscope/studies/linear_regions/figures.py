@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-
 import numpy as np
 import pandas as pd
 
@@ -26,11 +24,11 @@ def _small_multiples(run):
 
     from deepscope.plots import plot_regions
 
-    files = sorted(run.artifact_path("partitions").glob("*.pkl"))
-    if not files:
+    from deepscope.studies.linear_regions.partitions import first_partitions
+
+    payload = first_partitions(run.artifact_path("partitions"))
+    if payload is None:
         return None
-    with open(files[0], "rb") as fh:
-        payload = pickle.load(fh)
     parts = payload["partitions"]
     steps = sorted(parts)
     cols = min(4, len(steps))
@@ -41,8 +39,10 @@ def _small_multiples(run):
     for ax, step in zip(axes, steps):
         res = parts[step]
         plot_regions(res, ax=ax, boundary=True, title=f"step {step}: {res.count} regions")
+        if ax.collections:  # pale regions, so the data points stay readable on top
+            ax.collections[0].set_alpha(0.3)
         ax.scatter(pts[:, 0], pts[:, 1], c=np.where(labels == 1, "tab:red", "tab:blue"),
-                   s=6, edgecolors="white", linewidths=0.3, zorder=5)
+                   s=14, edgecolors="black", linewidths=0.5, zorder=5)
         ax.set_xlabel("")
         ax.set_ylabel("")
         ax.set_xticks([])
@@ -107,9 +107,9 @@ def linear_regions_figures(run) -> list:
         fig, task, steps = multiples
         out.append(Figure(
             name="partition", title=f"The input partition over training ({task})",
-            caption="Exact linear regions of the 2-D MLP in the data box (random colours) "
-                    "and its decision boundary (black) at steps " + ", ".join(map(str, steps))
-                    + "; dots are training points.", image=fig))
+            caption="Exact linear regions of the 2-D MLP in the data box (pale random "
+                    "colours, one per region) and its decision boundary (black) at steps " + ", ".join(map(str, steps))
+                    + "; dots are training points (red and blue: the two classes).", image=fig))
     tr = _mean(df, "regions")
     if len(tr):
         series = [Series(name=f"{model} near data", x=(part["step"] + 1).tolist(),

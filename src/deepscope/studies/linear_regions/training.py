@@ -9,7 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["log_steps", "parameter_count", "seeded_init", "train"]
+from deepscope.seeding import seeded_init
+from deepscope.train import fit
+
+__all__ = ["log_steps", "parameter_count", "train"]
 
 
 def log_steps(steps: int, points: int) -> list[int]:
@@ -23,15 +26,6 @@ def log_steps(steps: int, points: int) -> list[int]:
 def parameter_count(model: nn.Module) -> int:
     """Number of scalar parameters."""
     return sum(p.numel() for p in model.parameters())
-
-
-def seeded_init(make: Callable[[], nn.Module], seed: int, device: torch.device) -> nn.Module:
-    """Build ``make()`` with PyTorch's default initialisation drawn from ``seed`` (the
-    global RNG state is saved and restored), in float32 on ``device``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = make()
-    return model.to(device)
 
 
 def train(
@@ -64,34 +58,26 @@ def train(
     Returns:
         The last training loss.
     """
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
     n = x.shape[0]
-    marks = set(int(s) for s in at)
-    last = None
-    order = None
-    pos = n
-    for step in range(steps + 1):
-        if step in marks and on_step is not None:
-            on_step(step)
-        if step == steps:
-            break
-        if batch_size is None or batch_size >= n:
-            xb, yb = x, y
-        else:
-            if pos + batch_size > n:
-                order = torch.randperm(n, generator=gen).to(x.device)
-                pos = 0
-            idx = order[pos:pos + batch_size]
-            pos += batch_size
-            xb, yb = x[idx], y[idx]
-        out = model(xb)
+    full = batch_size is None or batch_size >= n
+    state: dict = {"order": None, "pos": n}
+
+    def batches(step, generator):
+        if full:
+            return x, y
+        if state["pos"] + batch_size > n:  # a new order when the next batch would not fit
+            state["order"] = torch.randperm(n, generator=generator).to(x.device)
+            state["pos"] = 0
+        idx = state["order"][state["pos"]:state["pos"] + batch_size]
+        state["pos"] += batch_size
+        return x[idx], y[idx]
+
+    def loss_fn(out, yb):
         if loss == "ce":
-            value = nn.functional.cross_entropy(out, yb)
-        else:
-            value = nn.functional.mse_loss(out.reshape(yb.shape), yb)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
-        last = value.detach()
-    return float("nan") if last is None else float(last)
+            return nn.functional.cross_entropy(out, yb)
+        return nn.functional.mse_loss(out.reshape(yb.shape), yb)
+
+    res = fit(model, loss_fn, batches, optimizer="adam", lr=lr,
+              steps=steps, seed=seed, schedule=at,
+              on_step=None if on_step is None else lambda s, m, logs: on_step(s))
+    return float(res.losses[-1]) if len(res.losses) else float("nan")

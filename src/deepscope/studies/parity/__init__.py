@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from deepscope.seeding import seeded_init
 from deepscope.errors import check_float, check_int, param_error
 from deepscope.studies._config import option, validate_choices
 from deepscope.studies._registry import Study, StudyContext, register
@@ -112,10 +113,10 @@ def _periodic(cfg: ParityConfig, ctx: StudyContext, seed: int) -> None:
 
     with ctx.task("parity: linear-periodic variance", len(cfg.periodic_dims)) as task:
         for d in cfg.periodic_dims:
-            torch.manual_seed(10_007 * d + seed)
             width = cfg.width_factor * d
-            net = torch.nn.Sequential(torch.nn.Linear(d, width), torch.nn.ReLU(),
-                                      torch.nn.Linear(width, 1)).to(ctx.device)
+            net = seeded_init(lambda d=d, width=width: torch.nn.Sequential(
+                torch.nn.Linear(d, width), torch.nn.ReLU(), torch.nn.Linear(width, 1)),
+                10_007 * d + seed, ctx.device)
             v = random_directions(cfg.periodic_directions, d, seed=seed + d)
             for r in cfg.periodic_r:
                 x, y, _ = linear_periodic(cfg.periodic_samples, d, r=float(r), v=v,
@@ -144,10 +145,10 @@ def run(config: ParityConfig, ctx: StudyContext) -> None:
         extra = sorted(set(cfg.variance_dims) - set(cfg.dims))
         with ctx.task("parity: exact gradient variance", len(extra) + len(cfg.dims)) as t:
             for d in extra:
-                torch.manual_seed(10_007 * d + seeds[0])
                 w = cfg.width_factor * d
-                net = torch.nn.Sequential(torch.nn.Linear(d, w), torch.nn.ReLU(),
-                                          torch.nn.Linear(w, 1)).to(ctx.device)
+                net = seeded_init(lambda d=d, w=w: torch.nn.Sequential(
+                    torch.nn.Linear(d, w), torch.nn.ReLU(), torch.nn.Linear(w, 1)),
+                    10_007 * d + seeds[0], ctx.device)
                 _variance_rows(rec, net, d, seeds[0], cfg)
                 t.advance(1)
             for d, g in groups.items():
@@ -164,7 +165,7 @@ def run(config: ParityConfig, ctx: StudyContext) -> None:
             continue
         if d in state["groups"]:
             g.load_state_dict(state["groups"][d])
-        test = g.sample(cfg.n_test, torch.Generator().manual_seed(99_991 + d))
+        test = g.sample(cfg.n_test, torch.Generator().manual_seed(99_991 + d))  # shared
         seed_arr = np.asarray(seeds)
         label = f"parity: d={d}, {len(seeds)} seed(s), width {cfg.width_factor * d}"
         with ctx.task(label, cfg.max_iterations) as task:

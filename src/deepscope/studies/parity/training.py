@@ -13,10 +13,11 @@ by hand (no autograd), so one SGD step of S nets costs a handful of ``torch.badd
     \\quad \\delta = g_p u \\odot [z > 0],\\quad \\nabla W = \\delta^\\top x,\\quad
     \\nabla b = \\textstyle\\sum \\delta.
 
-Every step draws a fresh batch of ``x`` uniform on ``{+1, -1}^d`` (one generator per
-group, seeded by the group's seeds), as in the paper's online setting. Initialisation is
+Every step draws a fresh batch of ``x`` uniform on ``{+1, -1}^d`` for each net from its
+own generator, seeded by (d, seed), as in the paper's online setting. Initialisation is
 PyTorch's ``nn.Linear`` default, ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``, seeded per
-(d, seed) so a net is the same whatever it is trained with.
+(d, seed). So a net's numbers are the same whatever it is trained with: a seed trained
+beside others equals that seed trained alone (bit-identical on the CPU).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class ParityGroup:
             masks[i, list(s)] = True
         self.masks = masks.to(device)
         self.active = torch.ones(S, dtype=torch.bool, device=device)
-        self.gen = torch.Generator().manual_seed(7_919 * d + sum(self.seeds) + 17 * S)
+        self.gens = [torch.Generator().manual_seed(2**32 + 7_919 * d + seed)
+                     for seed in self.seeds]
         self.steps = 0
 
     # ------------------------------------------------------------------ data
@@ -77,9 +79,16 @@ class ParityGroup:
         one = torch.ones((), dtype=x.dtype, device=x.device)
         return torch.where(self.masks[:, None, :], x, one).prod(-1)
 
-    def sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        """``(S, n, d)`` fresh inputs uniform on the cube."""
-        bits = torch.randint(0, 2, (len(self.seeds), n, self.d), generator=gen)
+    def sample(self, n: int, gen: torch.Generator | None = None) -> torch.Tensor:
+        """``(S, n, d)`` fresh inputs uniform on the cube: each net's from its own generator
+        (the next training batch), or, given ``gen``, the same ``n`` inputs for every net
+        (a test set)."""
+        if gen is not None:
+            bits = torch.randint(0, 2, (1, n, self.d), generator=gen)
+            bits = bits.expand(len(self.seeds), n, self.d)
+        else:
+            bits = torch.stack([torch.randint(0, 2, (n, self.d), generator=g)
+                                for g in self.gens])
         return (1 - 2 * bits).to(device=self.device, dtype=torch.float32)
 
     # ------------------------------------------------------------------ model
@@ -92,7 +101,7 @@ class ParityGroup:
 
     def step(self, batch_size: int, lr: float) -> torch.Tensor:
         """One SGD step on a fresh batch; returns the batch hinge loss per net ``(S,)``."""
-        x = self.sample(batch_size, self.gen)
+        x = self.sample(batch_size)
         y = self.labels(x)
         z, p = self.forward(x)
         margin = y * p
@@ -119,8 +128,9 @@ class ParityGroup:
 
     def module(self, i: int) -> torch.nn.Sequential:
         """Net ``i`` as an ``nn.Sequential(Linear, ReLU, Linear)`` (a copy)."""
-        net = torch.nn.Sequential(torch.nn.Linear(self.d, self.width), torch.nn.ReLU(),
-                                  torch.nn.Linear(self.width, 1)).to(self.device)
+        skip = torch.nn.utils.skip_init   # weights are copied below: no RNG draw
+        net = torch.nn.Sequential(skip(torch.nn.Linear, self.d, self.width), torch.nn.ReLU(),
+                                  skip(torch.nn.Linear, self.width, 1)).to(self.device)
         with torch.no_grad():
             net[0].weight.copy_(self.W[i])
             net[0].bias.copy_(self.b[i, 0])
@@ -132,10 +142,12 @@ class ParityGroup:
 
     def state_dict(self) -> dict:
         return {"W": self.W.cpu(), "b": self.b.cpu(), "u": self.u.cpu(), "c": self.c.cpu(),
-                "active": self.active.cpu(), "gen": self.gen.get_state(), "steps": self.steps}
+                "active": self.active.cpu(), "gens": [g.get_state() for g in self.gens],
+                "steps": self.steps}
 
     def load_state_dict(self, state: dict) -> None:
         for key in ("W", "b", "u", "c", "active"):
             getattr(self, key).copy_(state[key].to(self.device))
-        self.gen.set_state(state["gen"])
+        for g, st in zip(self.gens, state["gens"]):
+            g.set_state(st)
         self.steps = int(state["steps"])

@@ -33,16 +33,23 @@ def _esd_grid(res, title: str):
     fig = MplFigure(figsize=(4.2 * n, 3.6), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n))
     for i, ax in enumerate(axes):
-        plot_esd(res, i, ax=ax, bins=40)
+        plot_esd(res, ax, layer=i, bins=40)
     fig.suptitle(title)
     return fig
 
 
-def _alpha_chart(frame: pd.DataFrame, job: str):
+#: Fewer eigenvalues than this leave no tail to fit: such layers' alpha is not charted.
+_MIN_EVALS = 20
+
+
+def _alpha_chart(frame: pd.DataFrame, job: str, left_out: list[str]):
     from deepscope.report import Series
 
     series = []
     for layer, part in frame.groupby("layer", observed=True, sort=False):
+        if "n_evals" in part and part["n_evals"].max() < _MIN_EVALS:
+            left_out.append(f"{job}:{layer}")
+            continue
         hover = [f"{job} {layer} · epoch {s} · α={a:.2f}" for s, a in
                  zip(part["step"], part["alpha"])]
         series.append(Series(name=f"{job}:{layer}", x=part["step"].tolist(),
@@ -70,7 +77,7 @@ def figures(run) -> list:
                         "power-law tail (red, from xmin, dotted), the Marchenko-Pastur fit of "
                         "the bulk (black, edge dotted) and the ESD of the element-wise "
                         "permuted matrix (purple).", image=_esd_grid(res, job)))
-    series = []
+    series, left_out = [], []
     fig = MplFigure(figsize=(11, 3.8), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
     for ax, job in zip(axes, ("mlp", "cnn", "random-labels")):
@@ -78,16 +85,22 @@ def figures(run) -> list:
         if len(frame):
             plot_alpha_over_epochs(frame, ax=ax)
             ax.set_title(job)
-            series += _alpha_chart(frame, job)
+            series += _alpha_chart(frame, job, left_out)
     if series:
+        skipped = (f" Layers with fewer than {_MIN_EVALS} eigenvalues have no tail to fit and "
+                   f"are left out ({', '.join(left_out)}; their α is in the summary table "
+                   "and the static panels below)." if left_out else "")
         out.append(Figure(name="alpha_vs_epoch", title="Power-law exponent α against epoch",
-                          caption="α of every layer (epoch 0 = initialisation). Random "
-                                  "weights fit large α (no tail); a heavy tail shows as "
-                                  "α falling toward 2-4. Hover a point for its value.",
+                          caption="α of every layer with a tail (epoch 0 = initialisation). "
+                                  "Random weights fit large α (no tail); a heavy tail shows "
+                                  "as α falling toward 2-4. Hover a point for its value."
+                                  + skipped,
                           chart=Chart(x_label="epoch", y_label="alpha", series=series,
                                       log_color=False)))
+    if series or left_out:
         out.append(Figure(name="alpha_vs_epoch_static", title="α against epoch (static)",
-                          caption="The same data per job.", image=fig))
+                          caption="Every layer, per job, including those without a tail.",
+                          image=fig))
     fin = final_training(df)
     batch = fin[fin["job"].str.startswith("batch")]
     if len(batch):

@@ -9,6 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepscope.seeding import seeded_init
+from deepscope.train import fit
+
 #: Metrics of :func:`deepscope.lenses.spectra.analyze_weights` the study records per layer.
 SPECTRA_METRICS = ("alpha", "alpha_hat", "D", "xmin", "lambda_max", "stable_rank",
                    "log_norm", "log_spectral_norm", "log_alpha_norm", "n_spikes",
@@ -22,10 +25,9 @@ def build(arch: str, width: int, cnn_channels: tuple[int, int], seed: int) -> nn
     """A fresh MLP ``64-width-width-10`` (ReLU) or SmallCNN, initialised from ``seed``."""
     from deepscope.nets import MLP, SmallCNN
 
-    torch.manual_seed(seed)
     if arch == "mlp":
-        return MLP((64, width, width, 10), activation="relu")
-    return SmallCNN(channels=cnn_channels, hidden=width)
+        return seeded_init(lambda: MLP((64, width, width, 10), activation="relu"), seed)
+    return seeded_init(lambda: SmallCNN(channels=cnn_channels, hidden=width), seed)
 
 
 @torch.no_grad()
@@ -47,21 +49,27 @@ def train(net: nn.Module, data, *, epochs: int, lr: float, batch_size: int, seed
     ``start > 0``) and after every completed epoch ``e``.
     """
     x, y = data.x_train, data.y_train
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
     n = len(y)
-    if on_epoch is not None and start == 0:
-        on_epoch(0)
-    for epoch in range(start, epochs):
-        g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=g).to(x.device)
-        net.train()
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(net(x[idx]), y[idx]).backward()
-            opt.step()
+    per_epoch = -(-n // batch_size)   # the last batch of an epoch may be short
+    orders: dict[int, torch.Tensor] = {}
+
+    def batches(step, generator):
+        # each epoch's order from its own seed (so a resumed run reshuffles the same way)
+        epoch, i = divmod(step - 1, per_epoch)
+        if epoch not in orders:
+            orders.clear()
+            g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            orders[epoch] = torch.randperm(n, generator=g).to(x.device)
+        idx = orders[epoch][i * batch_size:(i + 1) * batch_size]
+        return x[idx], y[idx]
+
+    def epoch_end(step, model, logs):
         if on_epoch is not None:
-            on_epoch(epoch + 1)
+            on_epoch(step // per_epoch)
+
+    fit(net, F.cross_entropy, batches, optimizer="sgd", lr=lr, steps=epochs * per_epoch,
+        seed=seed, on_step=epoch_end, resume={"step": start * per_epoch} if start else None,
+        schedule=[e * per_epoch for e in range(0 if start == 0 else start + 1, epochs + 1)])
 
 
 def spectra_rows(net: nn.Module, *, randomize: bool, seed: int):
