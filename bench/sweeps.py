@@ -167,7 +167,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     result = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                          "cores": os.cpu_count(), "platform": platform.platform()},
+                          "cores": os.cpu_count(), "platform": platform.platform(),
+                          "load_avg": os.getloadavg()},
               "command": "python bench/sweeps.py " + " ".join(sys.argv[1:])}
     result["overhead"] = bench_overhead(args.repeats, not args.skip_ray)
     print(json.dumps({"overhead": result["overhead"]}, indent=1), flush=True)
@@ -176,6 +177,10 @@ def main() -> None:
         print(json.dumps({"info_plane": result["info_plane"]}, indent=1), flush=True)
     out = Path(__file__).resolve().parent / "results" / "sweeps.json"
     out.parent.mkdir(exist_ok=True)
+    previous = json.loads(out.read_text()) if out.exists() else {}
+    for key in ("overhead", "info_plane"):  # a part skipped now keeps its last result
+        if key not in result and key in previous:
+            result[key] = previous[key]
     out.write_text(json.dumps(result, indent=1))
     print(f"-> {out}")
 
