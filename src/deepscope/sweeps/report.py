@@ -43,8 +43,11 @@ def _grid_axes(n: int, width: float = 3.2, height: float = 2.4) -> tuple[Any, li
 
     cols = min(4, n)
     rows = math.ceil(n / cols)
-    fig = MplFigure(figsize=(width * cols, height * rows), layout="constrained")
+    total = height * rows + 0.7  # inches: room for titles above, the legend below
+    fig = MplFigure(figsize=(width * cols, total))
     axes = fig.subplots(rows, cols, squeeze=False).ravel().tolist()
+    fig.subplots_adjust(left=0.06, right=0.98, top=1 - 0.35 / total, bottom=0.85 / total,
+                        hspace=0.55, wspace=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
     return fig, axes[:n]
@@ -77,13 +80,14 @@ def _curves_figure(curve: pd.DataFrame, names: list[str], labels: dict[int, str]
         ax.tick_params(labelsize=7)
     handles, texts = axes[0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, texts, loc="outside lower center", ncols=min(4, len(texts)),
+        fig.legend(handles, texts, loc="lower center", ncols=min(4, len(texts)),
                    fontsize=8, frameon=False)
     return fig
 
 
 def _final_figure(summary: pd.DataFrame, names: list[str], labels: dict[int, str]) -> Any:
-    fig, axes = _grid_axes(len(names), height=0.5 + 0.28 * len(labels))
+    fig, axes = _grid_axes(len(names), height=0.9 + 0.28 * len(labels))
+    fig.subplots_adjust(left=0.12, wspace=0.9)
     colors = _colors(len(labels))
     order = list(labels)
     for ax, name in zip(axes, names):
@@ -130,13 +134,39 @@ class _CellRun:
         return getattr(self._runs[0], name)
 
 
-def _render(image: Any) -> np.ndarray:
+def _render(image: Any, label: str) -> np.ndarray:
+    """A study's figure, titled with its cell, as an RGB array."""
     from matplotlib.image import imread
 
+    image.suptitle(label, fontsize=11, fontweight="bold")
     buf = io.BytesIO()
-    image.savefig(buf, format="png", dpi=70, facecolor="white")
+    image.savefig(buf, format="png", dpi=80, facecolor="white")
     buf.seek(0)
-    return imread(buf)
+    return imread(buf)[..., :3]
+
+
+class _Png:
+    """Small multiples composed from already drawn images: a PNG that only needs writing.
+
+    Duck-types the ``savefig`` of a matplotlib figure for :class:`deepscope.report.Figure`.
+    """
+
+    def __init__(self, panels: list[np.ndarray], cols: int = 3, pad: int = 12) -> None:
+        h = max(p.shape[0] for p in panels)
+        w = max(p.shape[1] for p in panels)
+        rows = math.ceil(len(panels) / cols)
+        cols = min(cols, len(panels))
+        grid = np.ones((rows * (h + pad), cols * (w + pad), 3), dtype=np.float32)
+        for k, p in enumerate(panels):
+            r, c = divmod(k, cols)
+            grid[r * (h + pad):r * (h + pad) + p.shape[0],
+                 c * (w + pad):c * (w + pad) + p.shape[1]] = p
+        self.array = grid
+
+    def savefig(self, fh: Any, format: str = "png", **_: Any) -> None:  # noqa: A002
+        from matplotlib.image import imsave
+
+        imsave(fh, self.array, format="png")
 
 
 def _study_figures(sweep: Any, labels: dict[int, str]) -> tuple[list, list[str]]:
@@ -173,16 +203,12 @@ def _study_figures(sweep: Any, labels: dict[int, str]) -> tuple[list, list[str]]
         kept = [f for f in figs if f.image is not None][:_MAX_STUDY_FIGURES]
         for f in kept:
             titles.setdefault(f.name, f.title)
-            panels.setdefault(f.name, []).append((cell, _render(f.image)))
+            panels.setdefault(f.name, []).append(_render(f.image, labels[cell]))
     out = []
     for name, items in panels.items():
-        fig, axes = _grid_axes(len(items), width=3.6, height=2.8)
-        for ax, (cell, img) in zip(axes, items):
-            ax.imshow(img)
-            ax.set_axis_off()
-            ax.set_title(labels[cell], fontsize=8)
-        out.append(Figure(f"cells-{name}", f"{titles[name]}, by cell", image=fig,
-                          caption="The study's own figure for every cell (all its seeds)."))
+        out.append(Figure(f"cells-{name}", f"{titles[name]}, by cell", image=_Png(items),
+                          caption="The study's own figure for every cell (all its seeds), "
+                                  "titled with the cell."))
     return out, notes
 
 
