@@ -235,3 +235,14 @@ def test_sweep_manifest_is_json_with_the_spec(tmp_path):
     assert m["fixed"] == {"steps": 2} and m["seed_group"] == 1
     assert m["versions"]["deepscope"] == ds.__version__
     assert sorted(sw.measurements()["seed"].unique()) == [4, 7]
+
+
+def test_sweep_is_lazy_on_the_package_and_reruns_check_bit_identical(tmp_path):
+    import deepscope.sweeps
+
+    assert "sweep" in ds.__all__ and ds.sweep is deepscope.sweeps.sweep
+    sw = ds.sweep("sweep-toy", grid={"mode": ["b"]}, seeds=2, root=tmp_path, report=False)
+    first = sw.manifest["runs"][0]["run_id"]
+    assert sw.check_rerun(first)
+    with pytest.raises(DeepscopeValueError, match="'run_id' parameter of Sweep.check_rerun"):
+        sw.check_rerun("r-nope")

@@ -153,6 +153,34 @@ class Sweep:
             raise param_error("sql", "Sweep.query", "a str", sql, type_error=True)
         return query(self, sql)
 
+    def check_rerun(self, run_id: str) -> bool:
+        """Rerun one finished run of the sweep in a temporary folder, on this process, with its
+        stored config and threads; True when every measured row is bit-identical.
+
+        Raises:
+            DeepscopeValueError: ``run_id`` is not a finished run of this sweep.
+        """
+        import tempfile
+
+        from deepscope.store import Run
+        from deepscope.studies import get, run_study
+        from deepscope.studies._config import from_sets
+
+        paths = self.run_paths()
+        if run_id not in paths or Run(paths[run_id]).status != "done":
+            raise param_error("run_id", "Sweep.check_rerun", "a finished run of the sweep",
+                              run_id)
+        run = Run(paths[run_id])
+        study = get(self.study)
+        config = from_sets(study.config_cls, (), base=run.config)
+        keys = ["seed", "step", "lens", "layer", "metric"]
+        with tempfile.TemporaryDirectory() as tmp:
+            again = run_study(self.study, config, root=tmp, report=False, run_id=run_id,
+                              threads=run.manifest.get("threads"))
+            fresh = again.measurements().sort_values(keys, kind="stable", ignore_index=True)
+        stored = run.measurements().sort_values(keys, kind="stable", ignore_index=True)
+        return bool(stored.equals(fresh))
+
     def report(self) -> Path:
         """(Re)build the aggregated report ``report.html`` of the sweep."""
         from deepscope.sweeps.report import build_sweep_report
