@@ -197,8 +197,8 @@ class RunStore:
         if not self.root.is_dir():
             return found
         for study in sorted(self.root.iterdir()):
-            if not study.is_dir() or study.name.startswith("."):
-                continue
+            if not study.is_dir() or study.name.startswith(".") or study.name == "sweeps":
+                continue  # sweeps/<id>/ holds sweep.json (deepscope.sweeps), not runs
             for entry in sorted(study.iterdir()):
                 if entry.name.startswith(".creating-"):
                     found.append(f"skipped: unfinished run creation {str(entry)!r} (safe to "
