@@ -20,7 +20,7 @@ from deepscope.nets import MLP, SmallCNN
 COLUMNS = ["layer", "matrix", "kind", "N", "M", "n_slices", "q", "n_evals", "lambda_max",
            "alpha", "alpha_hat", "D", "xmin", "n_tail", "sigma", "stable_rank", "log_norm",
            "log_spectral_norm", "log_alpha_norm", "n_spikes", "mp_softrank", "bulk_variance",
-           "bulk_max", "rand_lambda_max", "rand_distance", "n_traps"]
+           "bulk_max", "rand_lambda_max", "rand_distance", "n_traps", "note", "aliases"]
 
 
 def _trained_mlp(widths=(64, 200, 120, 10), steps=30, seed=0):

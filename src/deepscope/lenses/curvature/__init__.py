@@ -5,6 +5,7 @@ This package's namespace is the family's public API; its modules are named by ro
 
 from __future__ import annotations
 
+from deepscope.lenses.curvature.autodiff import SUBSTITUTES, register_substitute
 from deepscope.lenses.curvature.hessian import (
     HessianDensity,
     HessianEigs,
@@ -22,10 +23,12 @@ __all__ = [
     "HessianEigs",
     "HessianOperator",
     "HessianTrace",
+    "SUBSTITUTES",
     "hessian_density",
     "hessian_eigs",
     "hessian_trace",
     "hvp",
+    "register_substitute",
 ]
 
 

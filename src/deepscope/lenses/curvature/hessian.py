@@ -141,6 +141,8 @@ class HessianEigs(Tidy):
         seed: Seed of the start vector.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
         lens: ``"curvature.hessian_eigs"``.
     """
 
@@ -158,6 +160,7 @@ class HessianEigs(Tidy):
     seed: int | None
     kind: str
     n_params: int
+    ad_mode: str | None = None
     lens: str = "curvature.hessian_eigs"
 
     @property
@@ -239,7 +242,8 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
                             max_iter=max_hvp, max_basis=max(2 * k * n_ends + 20, 40),
                             generator=gen, like=_like(op))
     return HessianEigs(out.values.cpu(), out.vectors, out.residuals.cpu(), out.converged.cpu(),
-                       op.n_products - start, which, tol, seed, op.kind, op.n_params)
+                       op.n_products - start, which, tol, seed, op.kind, op.n_params,
+                       ad_mode=op.ad_mode)
 
 
 # ----------------------------------------------------------------------------- trace
@@ -262,6 +266,8 @@ class HessianTrace(Tidy):
         seed: Seed of the probes.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
         lens: ``"curvature.hessian_trace"``.
     """
 
@@ -278,6 +284,7 @@ class HessianTrace(Tidy):
     seed: int | None
     kind: str
     n_params: int
+    ad_mode: str | None = None
     lens: str = "curvature.hessian_trace"
 
     def to_frame(self):
@@ -353,7 +360,8 @@ def hessian_trace(model: nn.Module, loss_fn: Callable, data: Any, *, method: str
     else:
         out = _kry.hutch_pp(op.matmat, op.n_params, sketch=used_sketch, **common)
     return HessianTrace(out.estimate, out.stderr, op.n_products - start, out.converged,
-                        method, rtol, used_sketch, seed, op.kind, op.n_params)
+                        method, rtol, used_sketch, seed, op.kind, op.n_params,
+                        ad_mode=op.ad_mode)
 
 
 # ----------------------------------------------------------------------------- density
@@ -378,6 +386,8 @@ class HessianDensity(Tidy):
         seed: Seed of the start vectors.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
         params: ``n_runs``, ``n_iter``, ``n_grid``.
         lens: ``"curvature.hessian_density"``.
     """
@@ -396,6 +406,7 @@ class HessianDensity(Tidy):
     kind: str
     n_params: int
     params: dict = field(default_factory=dict)
+    ad_mode: str | None = None
     lens: str = "curvature.hessian_density"
 
     def moment(self, order: int = 1) -> float:
@@ -494,4 +505,5 @@ def hessian_density(model: nn.Module, loss_fn: Callable, data: Any, *, n_runs: i
     dens = dens / torch.trapezoid(dens, grid)
     return HessianDensity(nodes, weights, grid, dens, float(sigma), op.n_products - start, seed,
                           op.kind, op.n_params, {"n_runs": n_runs, "n_iter": n_iter,
-                                                 "n_grid": n_grid})
+                                                 "n_grid": n_grid},
+                          ad_mode=op.ad_mode)
