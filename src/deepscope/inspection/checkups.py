@@ -147,7 +147,7 @@ def _curvature(ctx: _Context) -> Outcome:
     model = _second_order_model(ctx.model)
     if sum(p.numel() for p in model.parameters()) > LOW_MEMORY_PARAMS:
         return _curvature_low_memory(model, ctx)
-    eig = hessian_eigs(model, ctx.loss_fn, ctx.data, max_iter=ctx.budget["eig_hvp"], tol=1e-2,
+    eig = hessian_eigs(model, ctx.loss_fn, ctx.data, max_hvp=ctx.budget["eig_hvp"], tol=1e-2,
                        seed=ctx.seed)
     tr = hessian_trace(model, ctx.loss_fn, ctx.data, method="hutchinson",
                        max_hvp=max(ctx.budget["trace_hvp"], 10), rtol=0.05, seed=ctx.seed)
