@@ -15,7 +15,7 @@ $(PY):
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels; then the package.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -c bench/constraints.txt -e ".[test,hf,fast,ray]"
 	touch $(STAMP)
 
 # Ctrl-C stops the run with exit code 130 (make reports the failure) and prints the
@@ -44,7 +44,7 @@ BENCH_FLAGS ?=
 bench: $(STAMP)
 	$(PIP) install --quiet -c bench/constraints.txt -e ".[bench]"
 	$(PY) bench/info_plane.py
-	for f in regions spectra curvature landscape gradients gradient_snr; do \
+	for f in regions spectra curvature landscape gradients gradient_snr representations; do \
 		echo "== bench/$$f.py"; $(PY) bench/$$f.py $(BENCH_FLAGS) || exit 1; done
 	$(PY) bench/startup.py
 	$(PY) bench/threads.py

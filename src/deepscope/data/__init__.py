@@ -5,6 +5,7 @@ No data set is downloaded at run time; every generator here is deterministic.
 
 from __future__ import annotations
 
+from deepscope.data.blobs import BlobImages, blob_images
 from deepscope.data.digits import Digits, digits
 from deepscope.data.ising import (ONSAGER_TC, IsingSamples, block_spin, ising,
                                   ising_chain, ising_exact)
@@ -16,6 +17,8 @@ from deepscope.data.toy2d import moons, spirals
 from deepscope.data.tishby12 import ICOSAHEDRON_VERTICES, tishby12
 
 __all__ = [
+    "BlobImages",
+    "blob_images",
     "ICOSAHEDRON_VERTICES",
     "ONSAGER_TC",
     "IsingSamples",
