@@ -5,6 +5,7 @@ from __future__ import annotations
 from deepscope.nets.cnn import SmallCNN
 from deepscope.nets.convac import ConvAC, PoolingConvNet, convac, pooling_tree, relu_convnet
 from deepscope.nets.mlp import MLP
+from deepscope.nets.rbm import RBM, ContrastiveDivergence
 from deepscope.nets.sawtooth import sawtooth_net
 from deepscope.nets.tuple_net import SegmentNet, TupleNet
 
@@ -15,6 +16,8 @@ __all__ = [
     "pooling_tree",
     "relu_convnet",
     "MLP",
+    "RBM",
+    "ContrastiveDivergence",
     "SmallCNN",
     "sawtooth_net",
     "SegmentNet",

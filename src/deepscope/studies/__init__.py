@@ -16,11 +16,18 @@ from deepscope.studies import (  # noqa: F401
     depth_separation,
     end_to_end,
     flat_activations,
+    generalization_measures,
     info_plane,
     landscape,
+    layer_representations,
     linear_regions,
+    matrix_factorization,
+    max_margin,
+    network_size,
     parity,
     pooling_geometry,
+    rbm_flow,
+    rbm_rg,
     weight_spectra,
 )
 
