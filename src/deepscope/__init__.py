@@ -18,12 +18,13 @@ from deepscope.errors import DeepscopeError
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("data", "lenses", "nets", "plots", "report", "seeding", "store",
+_SUBMODULES = ("data", "lenses", "losses", "nets", "plots", "report", "seeding", "store",
                "studies", "train")
 _ATTRIBUTES = {"capture": ("deepscope.activations", "capture"),
+               "inspect": ("deepscope.inspection", "inspect"),
                "sweep": ("deepscope.sweeps", "sweep")}
 
-__all__ = ["DeepscopeError", "__version__", "capture", "sweep", *_SUBMODULES]
+__all__ = ["DeepscopeError", "__version__", "capture", "inspect", "sweep", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
@@ -44,6 +45,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from deepscope import data, lenses, nets, plots, report, seeding, store, studies, train
+    from deepscope import (data, lenses, losses, nets, plots, report, seeding, store, studies,
+                           train)
     from deepscope.activations import capture
+    from deepscope.inspection import inspect
     from deepscope.sweeps import sweep

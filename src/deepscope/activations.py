@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from deepscope.errors import DeepscopeTypeError, DeepscopeValueError, param_error
+from deepscope.errors import DeepscopeValueError, param_error
 
 __all__ = ["Activations", "capture"]
 
@@ -116,11 +116,9 @@ def capture(
         DeepscopeTypeError: ``model`` is not an ``nn.Module``.
         DeepscopeValueError: a name in ``layers`` is not a module of ``model``.
     """
-    if not isinstance(model, nn.Module):
-        raise DeepscopeTypeError(
-            f"The 'model' parameter of capture must be a torch.nn.Module. "
-            f"Got {type(model).__name__}."
-        )
+    from deepscope.lenses._model import check_model
+
+    check_model(model, "capture")
     acts = Activations(concat=concat)
     handles = []
 

@@ -28,8 +28,8 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(help="List, show and query stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
-from deepscope.sweeps.cli import register as _register_sweeps  # noqa: E402  (light: typer only)
-_register_sweeps(app)  # deepscope sweep, deepscope sweeps list|show
+__import__("deepscope.inspection.cli", fromlist=["register"]).register(app)  # deepscope inspect
+__import__("deepscope.sweeps.cli", fromlist=["register"]).register(app)  # sweep, sweeps list|show
 
 out_console = Console()
 err_console = Console(stderr=True)

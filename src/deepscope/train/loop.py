@@ -326,9 +326,9 @@ def fit(
         >>> res.steps, bool(res.losses[-1] < 1e-4)
         (200, True)
     """
-    if not isinstance(model, nn.Module):
-        raise param_error("model", _FUNC, "a torch.nn.Module", type(model).__name__,
-                          type_error=True)
+    from deepscope.lenses._model import check_model
+
+    check_model(model, _FUNC)
     if step_fn is None:
         if not callable(loss_fn):
             raise param_error("loss_fn", _FUNC, "a callable loss_fn(outputs, targets)",

@@ -54,10 +54,11 @@ def test_plane_result_and_frame():
     assert plane.params == {"bins": 10, "range": (-1.0, 1.0)}
     assert plane.h_y == pytest.approx(entropy(y)) and plane.i_xt_lower is None
     frame = plane.to_frame()
-    assert list(frame.columns) == ["layer", "i_xt", "i_ty", "method"]
+    assert list(frame.columns) == ["layer", "i_xt", "i_ty", "method", "degenerate"]
     assert frame["layer"].tolist() == ["c", "a"]
     kde = information_plane(mapping, y, method="kde", noise_variance=0.1).to_frame()
-    assert list(kde.columns) == ["layer", "i_xt", "i_ty", "i_xt_lower", "i_ty_lower", "method"]
+    assert list(kde.columns) == ["layer", "i_xt", "i_ty", "i_xt_lower", "i_ty_lower", "method",
+                                 "degenerate"]
     assert kde["layer"].tolist() == ["a", "b", "c"]
 
 

@@ -141,6 +141,8 @@ class HessianEigs(Tidy):
         seed: Seed of the start vector.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
         lens: ``"curvature.hessian_eigs"``.
     """
 
@@ -158,11 +160,12 @@ class HessianEigs(Tidy):
     seed: int | None
     kind: str
     n_params: int
+    ad_mode: str | None = None
     lens: str = "curvature.hessian_eigs"
 
     @property
     def complete(self) -> bool:
-        """Whether every pair converged within ``max_iter`` products."""
+        """Whether every pair converged within ``max_hvp`` products."""
         return bool(self.converged.all())
 
     def to_frame(self):
@@ -176,7 +179,7 @@ class HessianEigs(Tidy):
 
 
 def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
-                 which: str = "largest", tol: float = 1e-3, max_iter: int | None = None,
+                 which: str = "largest", tol: float = 1e-3, max_hvp: int | None = None,
                  seed: int | torch.Generator = 0, kind: str = "hessian",
                  mode: str | None = None, parameters: Sequence[str] | None = None
                  ) -> HessianEigs:
@@ -204,8 +207,9 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
         k: Eigenpairs wanted at each end, ``1 <= k <= P`` (``2k <= P`` for ``"both"``).
         which: ``"largest"``, ``"smallest"`` or ``"both"`` (k of each, 2k in all).
         tol: Relative residual tolerance in (0, 1).
-        max_iter: Most Hessian-vector products (default ``max(200, 40 k)``); pairs not
-            converged by then are returned with ``converged=False``.
+        max_hvp: Budget of Hessian-vector products (default ``max(200, 40 k)``); pairs not
+            converged by then are returned with ``converged=False`` (and ``complete``
+            false).
         seed: Seed of the random start vector (an int or a ``torch.Generator``).
         kind: ``"hessian"`` (default) or ``"gauss-newton"``.
         mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
@@ -230,15 +234,16 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
     n_ends = 2 if which == "both" else 1
     k = check_int(k, "k", func, low=1, high=max(op.n_params // n_ends, 1))
     tol = check_float(tol, "tol", func, low=0.0, high=1.0, closed="neither")
-    max_iter = (max(200, 40 * k) if max_iter is None
-                else check_int(max_iter, "max_iter", func, low=1))
+    max_hvp = (max(200, 40 * k) if max_hvp is None
+                else check_int(max_hvp, "max_hvp", func, low=1))
     seed, gen = _generator(seed, func)
     start = op.n_products
     out = _kry.lanczos_eigs(op.matvec, op.n_params, k=k, which=which, tol=tol,
-                            max_iter=max_iter, max_basis=max(2 * k * n_ends + 20, 40),
+                            max_iter=max_hvp, max_basis=max(2 * k * n_ends + 20, 40),
                             generator=gen, like=_like(op))
     return HessianEigs(out.values.cpu(), out.vectors, out.residuals.cpu(), out.converged.cpu(),
-                       op.n_products - start, which, tol, seed, op.kind, op.n_params)
+                       op.n_products - start, which, tol, seed, op.kind, op.n_params,
+                       ad_mode=op.ad_mode)
 
 
 # ----------------------------------------------------------------------------- trace
@@ -261,6 +266,8 @@ class HessianTrace(Tidy):
         seed: Seed of the probes.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
         lens: ``"curvature.hessian_trace"``.
     """
 
@@ -277,6 +284,7 @@ class HessianTrace(Tidy):
     seed: int | None
     kind: str
     n_params: int
+    ad_mode: str | None = None
     lens: str = "curvature.hessian_trace"
 
     def to_frame(self):
@@ -352,7 +360,8 @@ def hessian_trace(model: nn.Module, loss_fn: Callable, data: Any, *, method: str
     else:
         out = _kry.hutch_pp(op.matmat, op.n_params, sketch=used_sketch, **common)
     return HessianTrace(out.estimate, out.stderr, op.n_products - start, out.converged,
-                        method, rtol, used_sketch, seed, op.kind, op.n_params)
+                        method, rtol, used_sketch, seed, op.kind, op.n_params,
+                        ad_mode=op.ad_mode)
 
 
 # ----------------------------------------------------------------------------- density
@@ -377,6 +386,8 @@ class HessianDensity(Tidy):
         seed: Seed of the start vectors.
         kind: ``"hessian"`` or ``"gauss-newton"``.
         n_params: P.
+        ad_mode: How the products were differentiated: ``"forward-over-reverse"`` or
+            ``"reverse-over-reverse"`` (see :class:`HessianOperator`).
         params: ``n_runs``, ``n_iter``, ``n_grid``.
         lens: ``"curvature.hessian_density"``.
     """
@@ -395,6 +406,7 @@ class HessianDensity(Tidy):
     kind: str
     n_params: int
     params: dict = field(default_factory=dict)
+    ad_mode: str | None = None
     lens: str = "curvature.hessian_density"
 
     def moment(self, order: int = 1) -> float:
@@ -493,4 +505,5 @@ def hessian_density(model: nn.Module, loss_fn: Callable, data: Any, *, n_runs: i
     dens = dens / torch.trapezoid(dens, grid)
     return HessianDensity(nodes, weights, grid, dens, float(sigma), op.n_products - start, seed,
                           op.kind, op.n_params, {"n_runs": n_runs, "n_iter": n_iter,
-                                                 "n_grid": n_grid})
+                                                 "n_grid": n_grid},
+                          ad_mode=op.ad_mode)

@@ -8,12 +8,13 @@ parameters, buffers, ``.grad`` and ``.training`` flags are never changed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call, grad, jvp, vjp, vmap
+from torch.func import grad, jvp, vjp, vmap
 
 from deepscope.errors import DeepscopeValueError, check_choice, param_error
 from deepscope.lenses._model import (
@@ -21,8 +22,10 @@ from deepscope.lenses._model import (
     check_loss_fn,
     check_model,
     each_batch,
+    functional,
     select_parameters,
 )
+from deepscope.lenses.curvature.autodiff import MODES_AD, SubstituteMode, second_order
 
 __all__ = ["HessianOperator", "KINDS", "MODES"]
 
@@ -40,7 +43,13 @@ class HessianOperator:
     :math:`L = \\sum_b \\frac{n_b}{N} L_b`, so :math:`H v = \\sum_b \\frac{n_b}{N} H_b v`.
     Each product is computed forward-over-reverse with :mod:`torch.func` (``jvp`` of
     ``grad``), one pass over the data, at the cost of about two backward passes; nothing is
-    retained between products. The Gauss-Newton product is :math:`J^\\top H_L J v` with J
+    retained between products. Where some op of the model has no forward-mode rule
+    (hardswish, LSTM/GRU, custom autograd Functions) the product is computed
+    reverse-over-reverse instead, decided by a probe on the first product
+    (:attr:`ad_mode` says which ran); attention runs through the math SDPA backend and
+    hardsigmoid/hardswish through equal composite forms during products (see
+    :mod:`deepscope.lenses.curvature.autodiff`). Batch weights ``n_b`` are what the loss
+    averages over (tokens for :func:`deepscope.losses.causal_lm`, samples otherwise). The Gauss-Newton product is :math:`J^\\top H_L J v` with J
     the Jacobian of the outputs and :math:`H_L` the Hessian of the loss in the outputs
     (Schraudolph 2002): one ``jvp`` through the model, a Hessian-vector product of the loss
     in output space and one ``vjp``.
@@ -51,8 +60,8 @@ class HessianOperator:
             are held fixed. Parameters must share one device and dtype.
         loss_fn: ``loss_fn(outputs, targets) -> scalar``, the *mean* loss of a batch.
         data: An ``(inputs, targets)`` pair, or an iterable (e.g. a DataLoader) of such
-            pairs. Inside an iterable, ``inputs`` may be a tuple of tensors (passed as
-            positional arguments), e.g. ``[((x1, x2), y)]``.
+            pairs. ``inputs`` may be a tensor, a tuple of tensors (positional arguments),
+            e.g. ``[((x1, x2), y)]``, or a dict (keyword arguments, e.g. ``input_ids``).
             Batches are moved to the parameters' device. A one-shot iterator is read once
             and kept in memory.
         kind: ``"hessian"`` or ``"gauss-newton"``.
@@ -68,6 +77,10 @@ class HessianOperator:
         n_params: Length P of the flat vector.
         n_products: Matrix-vector products computed so far (a ``matmat`` of k vectors
             counts k).
+        ad_mode: ``"forward-over-reverse"`` or ``"reverse-over-reverse"`` once the first
+            product has run (``None`` before).
+        substitutes: whether ops without second-order rules (hardsigmoid, hardswish) run
+            through their composite forms (switched on only when the probe needs them).
 
     Example:
         >>> model = torch.nn.Linear(3, 2)
@@ -103,7 +116,8 @@ class HessianOperator:
         self._theta = torch.cat([p.detach().reshape(-1) for _, p in named])
         self._data = as_batches(data, func)
         self._buffers: dict[str, torch.Tensor] = {}
-        self._reverse = False
+        self.ad_mode: str | None = None
+        self.substitutes = False
         self.n_products = 0
 
     # ------------------------------------------------------------------ parameters
@@ -120,17 +134,16 @@ class HessianOperator:
     # ------------------------------------------------------------------ data
 
     def _batches(self) -> Iterable[tuple[Any, Any, int]]:
-        return each_batch(self._data, self.func, self.device)
+        return each_batch(self._data, self.func, self.device, self.loss_fn)
 
     # ------------------------------------------------------------------ functions
 
     def _outputs(self, theta: torch.Tensor, x: Any) -> Any:
-        args = (x,) if isinstance(x, torch.Tensor) else tuple(x)
         # buffers cloned inside the transformed function: train-mode BatchNorm updates them
         # in place, which torch.func allows only on tensors created inside the transform
         buffers = {n: b.clone() for n, b in self._buffers.items()}
-        return functional_call(self.model, (self.unflatten(theta), buffers), args,
-                               strict=False, tie_weights=True)
+        return functional(self.model, (self.unflatten(theta), buffers), x,
+                          strict=False, tie_weights=True)
 
     def _loss_of_outputs(self, out: Any, y: Any) -> torch.Tensor:
         loss = self.loss_fn(out, y)
@@ -145,30 +158,46 @@ class HessianOperator:
 
     def _second(self, f: Callable[[torch.Tensor], torch.Tensor], at: torch.Tensor,
                 v: torch.Tensor) -> torch.Tensor:
-        """``(d^2 f)(at) @ v``: forward-over-reverse, or reverse-over-reverse as a fallback.
+        """``(d^2 f)(at) @ v`` in :attr:`ad_mode`, probing the modes on the first call.
 
-        Forward mode through some losses' backward formulas fails in PyTorch 2.x with
-        "ZeroTensors are immutable" (e.g. ``mse_loss``); the Hessian is symmetric, so the
-        ``vjp`` of the gradient gives the same product.
+        The probe tries forward-over-reverse, then reverse-over-reverse (the Hessian is
+        symmetric, so the ``vjp`` of the gradient is the same product); the first that
+        returns a finite product is kept for every later product.
         """
-        if not self._reverse:
-            try:
-                return jvp(grad(f), (at,), (v,))[1]
-            except RuntimeError as err:
-                if "ZeroTensor" not in str(err):
-                    raise
-                self._reverse = True
-        return vjp(grad(f), at)[1](v)[0]
+        if self.ad_mode is not None:
+            with SubstituteMode() if self.substitutes else contextlib.nullcontext():
+                if self.ad_mode == MODES_AD[0]:
+                    return jvp(grad(f), (at,), (v,))[1]
+                return vjp(grad(f), at)[1](v)[0]
+        failures = []
+        for subs in (False, True):
+            for mode in MODES_AD:
+                try:
+                    self.ad_mode, self.substitutes = mode, subs
+                    out = self._second(f, at, v)
+                except (RuntimeError, NotImplementedError) as err:
+                    self.ad_mode, self.substitutes = None, False
+                    if subs:
+                        failures.append(f"{mode}: {str(err).splitlines()[0][:300]}")
+                    continue
+                return out
+        raise DeepscopeValueError(
+            f"{self.func} cannot take second derivatives through {type(self.model).__name__}: "
+            + "; ".join(failures) + ". Register an equal composite form of that op with "
+            "deepscope.lenses.curvature.register_substitute, or use kind='gauss-newton' "
+            "with a loss whose outputs are twice differentiable.")
 
     def _hvp_batch(self, v: torch.Tensor, x: Any, y: Any) -> torch.Tensor:
         if self.kind == "hessian":
             return self._second(lambda t: self._loss(t, x, y), self._theta, v)
-        out, jv = jvp(lambda t: self._outputs(t, x), (self._theta,), (v,))
-        if not isinstance(out, torch.Tensor):
-            raise DeepscopeValueError(f"kind='gauss-newton' in {self.func} needs a model "
-                                      "whose output is one tensor.")
+        from deepscope.losses import logits
+
+        def outputs(t: torch.Tensor) -> torch.Tensor:
+            return logits(self._outputs(t, x))
+
+        out, jv = jvp(outputs, (self._theta,), (v,))
         hjv = self._second(lambda o: self._loss_of_outputs(o, y), out.detach(), jv)
-        return vjp(lambda t: self._outputs(t, x), self._theta)[1](hjv)[0]
+        return vjp(outputs, self._theta)[1](hjv)[0]
 
     def _apply(self, fn: Callable[[Any, Any], torch.Tensor], shape: tuple[int, ...]
                ) -> torch.Tensor:
@@ -181,9 +210,10 @@ class HessianOperator:
             self._buffers = {n: b.detach() for n, b in self.model.named_buffers()}
             total = torch.zeros(shape, device=self.device, dtype=self.dtype)
             count = 0
-            for x, y, n in self._batches():
-                total = total + fn(x, y) * n
-                count += n
+            with second_order(substitutes=False):
+                for x, y, n in self._batches():
+                    total = total + fn(x, y) * n
+                    count += n
             return total / count
         finally:
             for m, flag in saved:

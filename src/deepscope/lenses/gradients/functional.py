@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.func import functional_call, grad, vjp, vmap
+from torch.func import grad, vjp, vmap
 
 from deepscope.lenses.gradients.walsh import cube_inputs, elementary_symmetric, fwht, popcount
 from deepscope.lenses.gradients.per_example import per_example_engine
@@ -43,10 +43,13 @@ class FunctionalModel:
     def n_params(self) -> int:
         return int(sum(self.sizes))
 
-    def forward(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> Any:
+    def forward(self, params: dict[str, torch.Tensor], x: Any) -> Any:
+        """The model on ``x`` (a tensor, a tuple of positional inputs or a dict of keywords)."""
+        from deepscope.lenses._model import functional
+
         # fresh buffer copies per call: a BatchNorm in training mode updates them in place
         buffers = {k: b.clone() for k, b in self.buffers.items()}
-        return functional_call(self.model, ({**params, **self.frozen}, buffers), (x,))
+        return functional(self.model, ({**params, **self.frozen}, buffers), x)
 
     def flatten(self, grads: dict[str, torch.Tensor], lead: int) -> torch.Tensor:
         """Concatenate per-parameter gradients with ``lead`` leading dims into ``(..., P)``."""

@@ -35,7 +35,8 @@ import torch
 from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
-from deepscope.lenses._model import check_loss_fn, check_model, select_parameters
+from deepscope.lenses._model import (check_loss_fn, check_model, functional, move,
+                                     select_parameters)
 from deepscope.lenses._result import Tidy
 
 __all__ = ["GradientSNR", "GradientSNRAccumulator", "gradient_snr"]
@@ -165,8 +166,9 @@ class GradientSNRAccumulator:
         # Buffers are cloned per call so a train-mode BatchNorm cannot touch the model's.
         state = {**self._fixed, **free, **{n: b.clone() for n, b in self._buffers.items()}}
         if self.per_example:
-            x, y = x.unsqueeze(0), y.unsqueeze(0)
-        loss = self.loss_fn(torch.func.functional_call(self.model, state, (x,)), y)
+            x, y = torch.utils._pytree.tree_map(
+                lambda t: t.unsqueeze(0) if isinstance(t, torch.Tensor) else t, (x, y))
+        loss = self.loss_fn(functional(self.model, state, x), y)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             raise DeepscopeValueError(
                 f"The loss_fn of {_FUNC} must return a scalar tensor (the mean loss). "
@@ -181,10 +183,7 @@ class GradientSNRAccumulator:
 
     def update(self, inputs: Any, targets: Any) -> None:
         """Add the gradient of one batch (or of each of its examples)."""
-        if isinstance(inputs, torch.Tensor):
-            inputs = inputs.to(self.device)
-        if isinstance(targets, torch.Tensor):
-            targets = targets.to(self.device)
+        inputs, targets = move(inputs, self.device), move(targets, self.device)
         grads = self._gradients(inputs, targets)
         n_new = next(iter(grads.values())).shape[0]
         for i, name in enumerate(self.names):
@@ -264,7 +263,9 @@ def gradient_snr(model: nn.Module, loss_fn: Callable[[Any, Any], Any],
     Args:
         model: The network (its device is where the work runs; batches are moved there).
         loss_fn: ``loss_fn(outputs, targets)`` returning the scalar **mean** loss.
-        batches: an iterable of ``(inputs, targets)`` pairs; at least 2 gradients.
+        batches: an iterable of ``(inputs, targets)`` pairs (inputs a tensor, a tuple of
+            tensors or a dict of keyword inputs; any model output the loss reads); at
+            least 2 gradients.
         parameters: names (as in ``model.named_parameters()``) to measure; default: all
             trainable parameters.
         per_example: each example of each batch is its own gradient (computed with

@@ -31,6 +31,7 @@ estimator and one parameter setting.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ import torch
 from deepscope.errors import (
     DeepscopeValueError,
     check_float,
+    check_int,
     param_error,
 )
 from deepscope.lenses._result import Tidy
@@ -238,6 +240,9 @@ class InformationPlane(Tidy):
         n_samples: number of samples N (``I(X;T) <= log2 N``).
         method: the estimator.
         params: the estimator parameters used.
+        degenerate: per layer, whether the estimate is degenerate: every sample its own
+            code, ``I(X;T) = log2 N`` (within 1e-6 bits), so the layer's position says
+            nothing but "wide" (``None`` for results built without the check).
         lens: ``"information.information_plane"`` (``"information.binned"`` from
             :class:`BinnedInformation`).
     """
@@ -253,6 +258,7 @@ class InformationPlane(Tidy):
     n_samples: int
     method: str
     params: dict
+    degenerate: np.ndarray | None = None
     lens: str = "information.information_plane"
 
     def to_frame(self):
@@ -264,6 +270,8 @@ class InformationPlane(Tidy):
             cols["i_xt_lower"] = self.i_xt_lower
             cols["i_ty_lower"] = self.i_ty_lower
         cols["method"] = self.method
+        if self.degenerate is not None:
+            cols["degenerate"] = self.degenerate
         return pd.DataFrame(cols)
 
 
@@ -279,10 +287,40 @@ def _select_layers(activations: Any, layers: Any, func: str) -> list[tuple[str, 
     return [(name, activations[name]) for name in chosen]
 
 
+def _reduce(value: Any, pool: bool, project: int | None, seed: int, name: str) -> Any:
+    """Spatially pooled and/or randomly projected activations of one layer (N, ...)."""
+    if not isinstance(value, torch.Tensor) or (not pool and project is None):
+        return value
+    t = value
+    if pool and t.dim() > 2:
+        t = t.flatten(2).mean(2)
+    t = t.flatten(1)
+    if project is not None and t.shape[1] > project:
+        from deepscope.seeding import make_generator
+
+        gen, _ = make_generator(seed, "seed", "information_plane")
+        r = torch.randn(t.shape[1], project, generator=gen, dtype=torch.float64)
+        t = (t.to(torch.float64) @ r.to(t.device)) / project ** 0.5
+    return t
+
+
+def _flag_degenerate(layers: Sequence[str], i_xt: np.ndarray, n: int) -> np.ndarray:
+    flags = np.asarray(i_xt) >= np.log2(n) - 1e-6 if n > 1 else np.zeros(len(i_xt), bool)
+    if flags.any():
+        names = ", ".join(repr(name) for name, f in zip(layers, flags) if f)
+        warnings.warn(f"information_plane: the estimate is degenerate for layers {names}: "
+                      f"every one of the {n} samples has its own code, so I(X;T) = log2 N. "
+                      "Use pool=True for conv maps, project=k (a seeded random projection), "
+                      "fewer bins, or method='kde' with a larger noise_variance.",
+                      stacklevel=3)
+    return flags
+
+
 def information_plane(activations: Mapping[str, Any], y: Any, *, method: str = "binning",
                       bins: int = 30, range: tuple[float, float] = (-1.0, 1.0),
                       bin_width: float = 0.07, noise_variance: float = 1e-3, k: int = 3,
-                      inputs: Any = None, layers: Sequence[str] | None = None
+                      inputs: Any = None, layers: Sequence[str] | None = None,
+                      pool: bool = False, project: int | None = None, seed: int = 0
                       ) -> InformationPlane:
     """``I(X;T)`` and ``I(T;Y)`` of every layer T, X uniform over the N samples.
 
@@ -324,6 +362,20 @@ def information_plane(activations: Mapping[str, Any], y: Any, *, method: str = "
         inputs: ``(N, d)`` network inputs, required by ``ksg``.
         layers: names or glob patterns (``"fc*"``) of the layers to measure, in order
             (default: all, in mapping order).
+        pool: average conv maps ``(N, C, *spatial)`` over their spatial dims first (one
+            value per channel): for conv layers, whose raw maps give every sample its own
+            code.
+        project: project each layer's ``(N, D)`` activations to ``project`` dimensions
+            with a seeded Gaussian matrix (scaled by ``1/sqrt(project)``; distances are
+            kept approximately, Johnson-Lindenstrauss) when ``D > project``: for wide
+            dense layers. Binning then counts codes of ``project`` coordinates.
+        seed: seed of the projection.
+
+    Wide real layers make binning degenerate (each of the N samples its own code, so
+    ``I(X;T) = log2 N``): the result's ``degenerate`` flags those layers and one warning
+    names them. Then: ``pool=True`` for conv maps, ``project=k`` (k around 2-10) for
+    wide dense layers, fewer bins, or ``method="kde"`` whose ``noise_variance`` sets the
+    resolution at which samples count as distinct.
 
     Returns:
         An :class:`InformationPlane`.
@@ -341,7 +393,12 @@ def information_plane(activations: Mapping[str, Any], y: Any, *, method: str = "
     """
     func = "information_plane"
     opts = _options(func, method, PLANE_METHODS, bins, range, bin_width, noise_variance)
+    if not isinstance(pool, bool):
+        raise param_error("pool", func, "a bool", pool, type_error=True)
+    if project is not None:
+        project = check_int(project, "project", func, low=1)
     chosen = _select_layers(activations, layers, func)
+    chosen = [(name, _reduce(v, pool, project, seed, name)) for name, v in chosen]
     first = _continuous(chosen[0][1], "activations", func,
                         f"Activations of layer {chosen[0][0]!r}")
     n, device = first.shape[1], first.device
@@ -359,7 +416,10 @@ def information_plane(activations: Mapping[str, Any], y: Any, *, method: str = "
     return InformationPlane(
         layers=tuple(name for name, _ in chosen), i_xt=cols["i_xt"], i_ty=cols["i_ty"],
         i_xt_lower=cols.get("i_xt_lower"), i_ty_lower=cols.get("i_ty_lower"),
-        h_y=float(h_y), n_samples=n, method=method, params=opts)
+        h_y=float(h_y), n_samples=n, method=method,
+        params=opts if not (pool or project) else {**opts, "pool": pool, "project": project,
+                                                   "seed": seed},
+        degenerate=_flag_degenerate([name for name, _ in chosen], cols["i_xt"], n))
 
 
 def information_plane_stacked(activations: Any, y: Any, *, method: str = "binning",

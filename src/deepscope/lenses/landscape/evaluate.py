@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
+from torch.func import vmap
 
-from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.errors import DeepscopeError, DeepscopeValueError, param_error
 from deepscope.lenses import _model as _in
 
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -30,24 +30,20 @@ CHUNK_BUDGET = 256 * 2**20
 
 def check_model(model: Any, name: str, func: str) -> nn.Module:
     """``model`` must be an ``nn.Module`` with at least one parameter."""
-    _in.check_model(model, func, name)
-    if not any(True for _ in model.parameters()):
-        raise param_error(name, func, "a module with at least one parameter", type(model).__name__)
-    return model
+    return _in.check_model(model, func, name, parameters=True)
 
 
 check_loss_fn = _in.check_loss_fn
 
 
-def batches(data: Any, func: str, device: torch.device) -> list[tuple[torch.Tensor, Any]]:
-    """``data`` as a list of ``(inputs, targets)`` pairs on ``device`` (inputs one tensor)."""
-    out = []
-    for x, y, _ in _in.each_batch(_in.as_batches(data, func), func, device):
-        if not isinstance(x, torch.Tensor):
-            raise param_error("data", func, "(inputs, targets) pairs whose inputs are one tensor",
-                              "a tuple of inputs", type_error=True)
-        out.append((x, y))
-    return out
+def batches(data: Any, func: str, device: torch.device, loss_fn: Any = None
+            ) -> list[tuple[Any, Any, int]]:
+    """``data`` as a list of ``(inputs, targets, weight)`` on ``device``.
+
+    Inputs of any structure the one way in accepts (tensor, tuple, dict); the weight is
+    what ``loss_fn`` averages over (see :func:`deepscope.losses.count`).
+    """
+    return list(_in.each_batch(_in.as_batches(data, func), func, device, loss_fn))
 
 
 def detached(model: nn.Module) -> OrderedDict[str, torch.Tensor]:
@@ -116,20 +112,27 @@ def _first_apply(layer: nn.Module, x: torch.Tensor, w: torch.Tensor,
     return layer._conv_forward(x, w, b)
 
 
-def _correct(out: torch.Tensor, y: Any) -> torch.Tensor:
+def _correct(out: Any, y: Any) -> torch.Tensor:
     """Number of correct argmax predictions (NaN when outputs are not class scores)."""
+    from deepscope.losses import logits
+
+    try:
+        out = logits(out)
+    except DeepscopeError:
+        return torch.full((), float("nan"))
     if (isinstance(y, torch.Tensor) and out.ndim == 2 and y.ndim == 1
             and not y.is_floating_point() and y.shape[0] == out.shape[0]):
         return (out.argmax(-1) == y).sum().to(out.dtype)
     return torch.full((), float("nan"), dtype=out.dtype, device=out.device)
 
 
-def auto_chunk(n_points: int, params: Mapping[str, torch.Tensor], x: torch.Tensor) -> int:
+def auto_chunk(n_points: int, params: Mapping[str, torch.Tensor], x: Any) -> int:
     """Points per pass so one chunk stays near :data:`CHUNK_BUDGET`.
 
     Per point: the stacked parameters plus, as a rough estimate of the activations, 16
     times the input batch.
     """
+    x = _in.first_tensor(x)
     n_params = sum(p.numel() for p in params.values())
     per_point = x.element_size() * (n_params + 16 * x.numel())
     return int(max(1, min(n_points, CHUNK_BUDGET // max(per_point, 1))))
@@ -173,7 +176,7 @@ class Evaluator:
             module, bufs = self.model, self.buffers
 
         def one(p, inp):
-            out = functional_call(module, (p, bufs), (inp,))
+            out = _in.functional(module, (p, bufs), inp)
             return loss_fn(out, y), _correct(out, y)
 
         return one
@@ -242,10 +245,10 @@ class Evaluator:
         total_loss = torch.zeros(n_pts, dtype=torch.float64, device=dev)
         total_correct = torch.zeros(n_pts, dtype=torch.float64, device=dev)
         n_total = 0
-        for x, y in data:
+        for x, y, n in data:
             z_base = z_basis = None
             rest_names = names
-            if self.split is not None:
+            if self.split is not None and isinstance(x, torch.Tensor):
                 first_name, layer, _ = self.split
                 pre = first_name + "."
                 wn, bn = pre + "weight", pre + "bias"
@@ -253,7 +256,7 @@ class Evaluator:
                 if base is not None:
                     z_base = _first_apply(layer, x, base[wn], base.get(bn))
                 rest_names = [n for n in names if not n.startswith(pre)]
-            one = self._one_fn(y, self.split is not None)
+            one = self._one_fn(y, z_basis is not None)
             chunk = self.chunk
             if chunk is None:
                 chunk = 1 if dev.type == "cpu" else auto_chunk(n_pts, basis[0], x)
@@ -263,9 +266,9 @@ class Evaluator:
             else:
                 loss, correct = self._chunked(base, basis, coeffs, rest_names, x, z_base,
                                               z_basis, one, chunk)
-            total_loss += loss.to(torch.float64) * x.shape[0]
-            total_correct += correct.to(torch.float64)
-            n_total += x.shape[0]
+            total_loss += loss.to(torch.float64) * n
+            total_correct += correct.to(torch.float64).to(dev)
+            n_total += n
         loss = (total_loss / n_total).cpu()
         acc = (total_correct / n_total).cpu()
         if not bool(torch.isfinite(loss).all()):

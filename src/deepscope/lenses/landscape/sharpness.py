@@ -8,7 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, grad_and_value
+from torch.func import grad_and_value
+
+from deepscope.lenses._model import functional
 
 BOXES = ("relative", "absolute")
 METHODS = ("pga", "lbfgsb")
@@ -20,20 +22,20 @@ class Objective:
     def __init__(self, model: nn.Module, loss_fn: Callable, data: list) -> None:
         self.model, self.loss_fn, self.data = model, loss_fn, data
         self.buffers = OrderedDict((n, b.detach().clone()) for n, b in model.named_buffers())
-        self.n = sum(x.shape[0] for x, _ in data)
+        self.n = sum(n for _, _, n in data)
         self.calls = 0
 
     def __call__(self, p: dict[str, torch.Tensor]) -> tuple[float, dict[str, torch.Tensor]]:
         self.calls += 1
         total, grads = 0.0, None
-        for x, y in self.data:
+        for x, y, n in self.data:
             bufs = {k: v.clone() for k, v in self.buffers.items()}
 
             def f(q, b, x=x, y=y):
-                return self.loss_fn(functional_call(self.model, (q, b), (x,)), y)
+                return self.loss_fn(functional(self.model, (q, b), x), y)
 
             g, v = grad_and_value(f)(p, bufs)
-            w = x.shape[0] / self.n
+            w = n / self.n
             total += float(v) * w
             if grads is None:
                 grads = {k: t * w for k, t in g.items()}

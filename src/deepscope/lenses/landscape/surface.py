@@ -54,6 +54,13 @@ __all__ = [
 # ----------------------------------------------------------------------------- results
 
 
+def _drop_nan_accuracy(frame):
+    """Accuracy only where the outputs are class logits: an all-NaN column is left out."""
+    if "accuracy" in frame and bool(frame["accuracy"].isna().all()):
+        return frame.drop(columns="accuracy")
+    return frame
+
+
 @dataclass(frozen=True, eq=False)
 class LossLine(Tidy):
     """Loss along ``theta + alpha * d``.
@@ -84,7 +91,8 @@ class LossLine(Tidy):
         """One row per point: ``alpha, loss, accuracy``."""
         import pandas as pd
 
-        return pd.DataFrame({"alpha": self.coords, "loss": self.loss, "accuracy": self.accuracy})
+        return _drop_nan_accuracy(pd.DataFrame({"alpha": self.coords, "loss": self.loss,
+                                                "accuracy": self.accuracy}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,8 +129,9 @@ class LossPlane(Tidy):
         import pandas as pd
 
         a, b = np.meshgrid(self.coords[0], self.coords[1], indexing="ij")
-        return pd.DataFrame({"alpha": a.ravel(), "beta": b.ravel(), "loss": self.loss.ravel(),
-                             "accuracy": self.accuracy.ravel()})
+        return _drop_nan_accuracy(pd.DataFrame({
+            "alpha": a.ravel(), "beta": b.ravel(), "loss": self.loss.ravel(),
+            "accuracy": self.accuracy.ravel()}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,8 +169,9 @@ class Interpolation(Tidy):
         """One row per point: ``t, loss, accuracy, aligned``."""
         import pandas as pd
 
-        return pd.DataFrame({"t": self.t, "loss": self.loss, "accuracy": self.accuracy,
-                             "aligned": self.aligned})
+        return _drop_nan_accuracy(pd.DataFrame({"t": self.t, "loss": self.loss,
+                                                "accuracy": self.accuracy,
+                                                "aligned": self.aligned}))
 
 
 @dataclass(frozen=True, eq=False)
@@ -228,7 +238,7 @@ def _setup(model, loss_fn, data, func):
     _ev.check_loss_fn(loss_fn, func)
     params = _ev.detached(model)
     dev = next(iter(params.values())).device
-    return params, _ev.batches(data, func, dev)
+    return params, _ev.batches(data, func, dev, loss_fn)
 
 
 # ----------------------------------------------------------------------------- directions
@@ -427,7 +437,7 @@ def align_neurons(model_a: nn.Module, model_b: nn.Module, data: Any) -> nn.Modul
     _ev.check_model(model_a, "model_a", func)
     _ev.check_model(model_b, "model_b", func)
     dev = next(model_a.parameters()).device
-    x = torch.cat([xb for xb, _ in _ev.batches(data, func, dev)])
+    x = torch.cat([xb for xb, _, _ in _ev.batches(data, func, dev)])
     return align_impl(model_a, model_b, x, func)[0]
 
 
@@ -479,7 +489,7 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data:
     perms: tuple[np.ndarray, ...] = ()
     other = model_b
     if align:
-        x = torch.cat([xb for xb, _ in batches])
+        x = torch.cat([xb for xb, _, _ in batches])
         other, plist = align_impl(model_a, model_b, x, func)
         perms = tuple(plist)
     params_b = _ev.as_direction(_ev.detached(other), params_a, "model_b", func)

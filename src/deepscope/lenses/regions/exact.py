@@ -50,15 +50,18 @@ Example:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 import torch
 
-from deepscope.errors import DeepscopeValueError, check_float, param_error
+from deepscope.errors import DeepscopeValueError, check_float, check_int, param_error
+from deepscope.lenses._tensors import as_tensor
 from deepscope.lenses.regions.cells import Points, Polygons
-from deepscope.lenses.regions.trace import SUPPORTED, Walk
-from deepscope.lenses.regions.segment import LineWalk, count_pieces, segment_counts, segment_maps
+from deepscope.lenses.regions.trace import SUPPORTED, Walk, WalkResult
+from deepscope.lenses.regions.segment import (BudgetHit, LineWalk, count_pieces, segment_counts,
+                                              segment_maps)
 from deepscope.lenses.regions.results import (
     ActivationPatterns,
     PlaneRegions,
@@ -83,21 +86,9 @@ __all__ = [
 
 
 def _tensor(x: Any, name: str, func: str, device: torch.device | None = None) -> torch.Tensor:
-    """``x`` as a float64 tensor (on its own device, or ``device``), finite."""
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise param_error(name, func, "a tensor or array of real numbers",
-                              type(x).__name__, type_error=True) from None
-    if t.is_complex() or t.dtype == torch.bool:
-        raise param_error(name, func, "a real tensor", t.dtype, type_error=True)
-    t = t.to(device=device if device is not None else t.device, dtype=torch.float64)
-    if not bool(torch.isfinite(t).all()):
-        raise DeepscopeValueError(f"Values of {name!r} in {func} contain NaN or inf.")
-    return t
+    """``x`` as a finite float64 tensor (on its own device, or ``device``)."""
+    return as_tensor(x, name, func, dtype=torch.float64, device=device, finite=True,
+                     allow_bool=False)
 
 
 def _rtol(rtol: Any, func: str) -> float:
@@ -211,7 +202,8 @@ def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
 
 
 def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
-                       rtol: float = 1e-9) -> SegmentRegions:
+                       rtol: float = 1e-9, max_regions: int | None = None,
+                       time_limit: float | None = None) -> SegmentRegions:
     """The exact breakpoints of a network along the segment from ``a`` to ``b``.
 
     On :math:`x(t) = a + t (b - a)` every pre-activation is piecewise affine in ``t``; the
@@ -223,6 +215,9 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         a: start point, of the model's per-example input shape.
         b: end point, same shape.
         rtol: the zero tolerance of the tolerance policy.
+        max_regions: stop once more regions than this are found (checked after each
+            layer's cuts); the result then has ``complete=False`` and the count so far.
+        time_limit: stop after this many seconds (checked after each layer), likewise.
 
     Returns:
         A :class:`SegmentRegions`.
@@ -238,8 +233,17 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         ([0.25, 0.5, 0.75], 4)
     """
     func = "regions_on_segment"
+    if max_regions is not None:
+        max_regions = check_int(max_regions, "max_regions", func, low=1)
+    if time_limit is not None:
+        time_limit = check_float(time_limit, "time_limit", func, low=0.0, closed="neither")
     walk, at, bt = _segment_walk(model, a, b, func, rtol, False)
-    cells, res = walk.run_points(at, bt, codes=True)
+    walk.max_regions = max_regions
+    walk.deadline = None if time_limit is None else time.monotonic() + time_limit
+    try:
+        cells, res = walk.run_points(at, bt, codes=True)
+    except BudgetHit as hit:
+        return _partial_segment(walk, at, bt, rtol, hit.layer, max_regions, time_limit)
     slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt)
     names, units = res.column_owner()
     labels = cells.label[1:-1].cpu().numpy()
@@ -253,8 +257,23 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         starts=cells.t[:-1].cpu().numpy(),
         affine=torch.stack([slope, intercept], dim=2).cpu().numpy(),
         codes=res.codes.cpu().numpy(),
-        rtol=float(rtol),
+        rtol=float(rtol), max_regions=max_regions, time_limit=time_limit,
     )
+
+
+def _partial_segment(walk, at, bt, rtol, layer, max_regions, time_limit) -> SegmentRegions:
+    """What a walk stopped by its budget found: the breakpoints of the layers walked."""
+    cells = walk.cells
+    names, units = WalkResult(torch.zeros(0), torch.zeros(0), walk.layers).column_owner()
+    labels = cells.label[1:-1].cpu().numpy()
+    return SegmentRegions(
+        breakpoints=cells.t[1:-1].cpu().numpy(),
+        layers=tuple(names[i] for i in labels),
+        units=np.array([units[i] for i in labels], dtype=np.int64),
+        count=cells.n - 1, pieces=-1, length=float((bt - at).norm()),
+        starts=cells.t[:-1].cpu().numpy(), affine=np.zeros((0, 0, 2)),
+        codes=np.zeros((0, 0), dtype=bool), rtol=float(rtol), complete=False,
+        stopped_at=layer, max_regions=max_regions, time_limit=time_limit)
 
 
 # ----------------------------------------------------------------------------- planes

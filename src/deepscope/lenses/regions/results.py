@@ -80,6 +80,13 @@ class SegmentRegions(Tidy):
             ``affine[i, :, 0] * t + affine[i, :, 1]``.
         codes: ``(count, n_units)`` bool activation code of each region.
         rtol: the tolerance used.
+        complete: ``False`` when ``max_regions`` or ``time_limit`` stopped the walk: then
+            ``breakpoints``/``count`` are those of the layers walked up to ``stopped_at``
+            (a lower bound on the true count), ``pieces`` is -1 and ``affine``/``codes``
+            are empty.
+        stopped_at: the layer after whose cuts the budget was hit (``""`` if complete).
+        max_regions: the budget given (``None``: none).
+        time_limit: the time budget given, seconds (``None``: none).
         lens: ``"regions.regions_on_segment"``. ``tidy()``: ``layer`` is ``""`` (the whole model), key ``region``.
     """
 
@@ -97,6 +104,10 @@ class SegmentRegions(Tidy):
     affine: np.ndarray
     codes: np.ndarray
     rtol: float
+    complete: bool = True
+    stopped_at: str = ""
+    max_regions: int | None = None
+    time_limit: float | None = None
     lens: str = "regions.regions_on_segment"
 
     def to_frame(self) -> pd.DataFrame:

@@ -103,11 +103,26 @@ def _tolerant(v0: torch.Tensor, v1: torch.Tensor, t0: torch.Tensor, t1: torch.Te
     return a, c, signs(v0, a.abs() * t0 + c.abs(), rtol), signs(v1, a.abs() * t1 + c.abs(), rtol)
 
 
+class BudgetHit(Exception):
+    """Raised inside a walk when ``max_regions`` or the time limit is reached."""
+
+    def __init__(self, layer: str) -> None:
+        super().__init__(layer)
+        self.layer = layer
+
+
 class LineWalk(Walk):
-    """The graph walker on points of segments (see the module docstring)."""
+    """The graph walker on points of segments (see the module docstring).
+
+    ``max_regions`` / ``deadline`` (a :func:`time.monotonic` time), when set, are checked
+    after every layer's cuts: past either, :class:`BudgetHit` stops the walk, the
+    breakpoints found so far left in place.
+    """
 
     points = False
     peak = 0
+    max_regions: int | None = None
+    deadline: float | None = None
     record: list[tuple[torch.Tensor, torch.Tensor]] | None = None
     _pos = 0
 
@@ -191,7 +206,16 @@ class LineWalk(Walk):
             z[z < 0] *= slope
         self.layers[name] = slice(off, off + n)
         self.n_units += n
+        self._budget(name)
         return Aff(z.reshape(len(z), 1, *shape))
+
+    def _budget(self, name: str) -> None:
+        import time
+
+        if self.max_regions is not None and self.cells.n - 1 > self.max_regions:
+            raise BudgetHit(name)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise BudgetHit(name)
 
     def _maxpool(self, name: str, t: torch.Tensor, m: nn.Module) -> Aff:
         if not self.points:
@@ -210,6 +234,7 @@ class LineWalk(Walk):
         out = pool(t[:, 0], m.kernel_size, m.stride, m.padding, m.dilation)
         self.layers[name] = slice(off, off + win.numel())
         self.n_units += win.numel()
+        self._budget(name)
         return Aff(out[:, None])
 
     def _live(self) -> list[tuple[fx.Node, Aff]]:

@@ -23,12 +23,18 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.lenses._model import check_model
 from deepscope.lenses.regions.cells import cut_layer
 
 __all__ = ["SUPPORTED", "Walk", "WalkResult"]
 
+#: Linear reshaping functions handled as the tensor method of the same name.
+_RESHAPING = {torch.permute: "permute", torch.transpose: "transpose", torch.reshape: "reshape",
+              torch.mean: "mean", torch.swapaxes: "transpose"}
+
 SUPPORTED = ("Linear, Conv1d, Conv2d, ReLU, LeakyReLU, Identity, Flatten, Dropout, "
-             "BatchNorm (eval), AvgPool, MaxPool and residual additions")
+             "BatchNorm (eval), AvgPool, MaxPool, residual additions and linear reshaping "
+             "(permute, transpose, reshape/view, flatten, cat, zero pad, mean, slicing)")
 
 _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 _BATCHNORM = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -69,6 +75,16 @@ class WalkResult:
             names += [name] * (sl.stop - sl.start)
             units += list(range(sl.stop - sl.start))
         return names, units
+
+
+def _owner(node: fx.Node | None) -> str:
+    """`` in module 'stem.1' (LayerNorm2d)``: the innermost module a traced op came from."""
+    stack = node.meta.get("nn_module_stack") if node is not None else None
+    if not stack:
+        return ""
+    path, cls = list(stack.values())[-1]
+    name = getattr(cls, "__name__", str(cls))
+    return f" in module {path!r} ({name})"
 
 
 def _dim(d: int, func: str) -> int:
@@ -112,15 +128,16 @@ class Walk:
     """A traced network, ready to be walked over cells (see the module docstring)."""
 
     def __init__(self, model: Any, func: str, rtol: float) -> None:
-        if not isinstance(model, nn.Module):
-            raise param_error("model", func, "a torch.nn.Module", type(model).__name__,
-                              type_error=True)
+        check_model(model, func)
         try:
             self.gm = fx.symbolic_trace(model)
         except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model
             raise DeepscopeValueError(
                 f"The 'model' parameter of {func} must be traceable by torch.fx. Got "
-                f"{type(model).__name__}, which failed with {type(exc).__name__}: {exc}"
+                f"{type(model).__name__}, which failed with {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]} (Python control flow on the inputs, as in "
+                "transformers' models, cannot be traced; pass a module whose forward is a "
+                "plain graph of the supported ops)"
             ) from None
         self.func, self.rtol = func, rtol
         self.nodes = list(self.gm.graph.nodes)
@@ -131,10 +148,11 @@ class Walk:
         self._check_modules()
 
     # ------------------------------------------------------------------ set-up checks
-    def _unsupported(self, what: str) -> DeepscopeValueError:
+    def _unsupported(self, what: str, node: fx.Node | None = None) -> DeepscopeValueError:
+        owner = _owner(node)
         return DeepscopeValueError(
             f"The 'model' parameter of {self.func} must be built from {SUPPORTED}. "
-            f"Got {what}, which is not piecewise linear or not supported.")
+            f"Got {what}{owner}, which is not piecewise linear or not supported.")
 
     def _check_modules(self) -> None:
         for node in self.nodes:
@@ -275,7 +293,7 @@ class Walk:
             obj, attr = args
             if isinstance(obj, Aff) and attr == "shape":
                 return (BATCH, *obj.t.shape[2:])
-            raise self._unsupported(f"attribute {attr!r} of node {node.name!r}")
+            raise self._unsupported(f"attribute {attr!r} of node {node.name!r}", node)
         if fn is operator.getitem and isinstance(args[0], tuple):
             return args[0][args[1]]
         if fn in (operator.add, torch.add, operator.iadd):
@@ -295,23 +313,52 @@ class Walk:
             start = args[1] if len(args) > 1 else kwargs.get("start_dim", 0)
             end = args[2] if len(args) > 2 else kwargs.get("end_dim", -1)
             return Aff(args[0].t.flatten(_dim(start, self.func), _dim(end, self.func)))
+        if fn in _RESHAPING and isinstance(args[0], Aff):
+            return self._method(node, _RESHAPING[fn], args, kwargs)
+        if fn is F.pad and isinstance(args[0], Aff):
+            return self._pad(node, args, kwargs)
+        if fn in (F.avg_pool1d, F.avg_pool2d, F.adaptive_avg_pool1d, F.adaptive_avg_pool2d) \
+                and isinstance(args[0], Aff):
+            return Aff(_linear_part(args[0].t, lambda z: fn(z, *args[1:], **kwargs)))
+        if fn is operator.getitem and isinstance(args[0], Aff):
+            return self._getitem(node, args[0], args[1])
         if fn is torch.cat:
             parts, dim = args[0], args[1] if len(args) > 1 else kwargs.get("dim", 0)
             if not all(isinstance(p, Aff) for p in parts):
                 raise self._unsupported(f"torch.cat of constants in node {node.name!r}")
             return Aff(torch.cat([p.t for p in parts], dim=_dim(dim, self.func)))
         name = getattr(fn, "__name__", repr(fn))
-        raise self._unsupported(f"function {name!r} (node {node.name!r})")
+        raise self._unsupported(f"function {name!r} (node {node.name!r})", node)
 
     def _method(self, node: fx.Node, name: str, args: list, kwargs: dict) -> Any:
         x = args[0]
         if not isinstance(x, Aff):
-            raise self._unsupported(f"method {name!r} on a constant (node {node.name!r})")
+            raise self._unsupported(f"method {name!r} on a constant (node {node.name!r})",
+                                    node)
         shape = (BATCH, *x.t.shape[2:])
         if name == "size":
             return shape if len(args) < 2 else shape[args[1]]
         if name == "contiguous":
             return x
+        if name == "permute":
+            dims = args[1] if len(args) == 2 and isinstance(args[1], (tuple, list)) \
+                else args[1:]
+            dims = kwargs.get("dims", dims)
+            if not dims or dims[0] != 0:
+                raise self._unsupported(f"permute{tuple(dims)} moving the batch dimension",
+                                        node)
+            return Aff(x.t.permute(0, 1, *(_dim(d, self.func) for d in dims[1:])))
+        if name in ("transpose", "swapaxes"):
+            d0 = args[1] if len(args) > 1 else kwargs["dim0"]
+            d1 = args[2] if len(args) > 2 else kwargs["dim1"]
+            return Aff(x.t.transpose(_dim(d0, self.func), _dim(d1, self.func)))
+        if name == "mean":
+            dim = args[1] if len(args) > 1 else kwargs.get("dim")
+            keep = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
+            if dim is None:
+                raise self._unsupported("mean over every dimension (it mixes the batch)", node)
+            dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+            return Aff(x.t.mean(tuple(_dim(d, self.func) for d in dims), keepdim=keep))
         if name == "relu":
             return self._relu(self._layer_name(node), x.t, 0.0)
         if name in ("add", "sub"):
@@ -330,7 +377,29 @@ class Walk:
                     f"The 'model' parameter of {self.func} must keep the batch dimension "
                     f"first in {name}() (node {node.name!r}). Got {tuple(dims)}.")
             return Aff(x.t.reshape(x.t.shape[0], x.t.shape[1], *dims[1:]))
-        raise self._unsupported(f"method {name!r} (node {node.name!r})")
+        raise self._unsupported(f"method {name!r} (node {node.name!r})", node)
+
+    def _pad(self, node: fx.Node, args: list, kwargs: dict) -> Aff:
+        pad = args[1] if len(args) > 1 else kwargs["pad"]
+        mode = args[2] if len(args) > 2 else kwargs.get("mode", "constant")
+        value = args[3] if len(args) > 3 else kwargs.get("value", None)
+        if mode != "constant" or value not in (None, 0, 0.0):
+            raise self._unsupported(f"pad with mode={mode!r}, value={value!r} (only zero "
+                                    "padding)", node)
+        t = args[0].t
+        if len(pad) // 2 > t.dim() - 3:
+            raise self._unsupported("pad of the batch dimension", node)
+        return Aff(F.pad(t, pad))
+
+    def _getitem(self, node: fx.Node, x: Aff, idx: Any) -> Aff:
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if idx and idx[0] is Ellipsis:
+            return Aff(x.t[idx])
+        if not idx or idx[0] != slice(None) or any(i is None or isinstance(i, torch.Tensor)
+                                                    for i in idx):
+            raise self._unsupported(f"indexing {idx!r} (only slices that keep the batch "
+                                    "dimension first)", node)
+        return Aff(x.t[(idx[0], slice(None), *idx[1:])])
 
     def _add(self, a: Any, b: Any, sign: float) -> Any:
         if isinstance(a, Aff) and isinstance(b, Aff):

@@ -59,9 +59,10 @@ _CONV = ("slices", "reshape")
 def weight_matrices(model: nn.Module, *, conv: str = "slices") -> list[WeightMatrix]:
     """The weight matrices of ``model`` as named ``N x M`` matrices, ``N >= M``.
 
-    Linear layers, convolutions (1-, 2-, 3-D), embeddings and the packed q/k/v input
-    projection of :class:`torch.nn.MultiheadAttention` (its output projection is a Linear
-    layer of its own). A conv weight ``(out, in, kh, kw)`` becomes ``kh * kw`` slices
+    Linear layers, ``transformers``' ``Conv1D`` (stored ``(in, out)``), convolutions (1-,
+    2-, 3-D, transposed), embeddings, the packed q/k/v input projection of
+    :class:`torch.nn.MultiheadAttention` (its output projection is a Linear layer of its
+    own) and any other module's 2-D ``weight`` (``kind="other"``); a tied tensor once. A conv weight ``(out, in, kh, kw)`` becomes ``kh * kw`` slices
     ``W[:, :, i, j]`` of shape ``out x in`` whose eigenvalues are pooled, as WeightWatcher
     does (``conv="slices"``), or one ``out x (in kh kw)`` matrix (``conv="reshape"``).
     Slices are transposed where needed so that ``N >= M``.
@@ -308,9 +309,14 @@ def _norms(x: torch.Tensor, alpha: float) -> dict[str, float]:
             "alpha_hat": alpha * math.log10(lmax) if lmax > 0 else float("nan")}
 
 
+#: Fewest eigenvalues a power-law fit is made on (WeightWatcher's ``DEFAULT_MIN_EVALS``).
+MIN_EVALS = 10
+
+
 def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = True,
                     randomize: bool = True, seed: int | torch.Generator = 0,
-                    dtype: torch.dtype | None = None) -> WeightSpectra:
+                    dtype: torch.dtype | None = None,
+                    min_evals: int = MIN_EVALS) -> WeightSpectra:
     """Spectral diagnostics of every weight matrix of ``model`` (WeightWatcher-style).
 
     For each matrix of :func:`weight_matrices`: the ESD (pooled over conv slices), the
@@ -329,6 +335,14 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
     All eigensolves (real and randomised) of Gram matrices of the same size run in one
     batched ``torch.linalg.eigvalsh`` call on the weights' device.
 
+    Every parameter is accounted for: matrices are those of :func:`weight_matrices`
+    (Linear, ``transformers`` Conv1D, convs incl. transposed, embeddings, attention, any
+    other 2-D ``weight``); a tied tensor is analysed once with its other names in
+    ``aliases``; every other parameter is listed in ``result.skipped`` with the reason.
+    A matrix with fewer than ``min_evals`` eigenvalues above round-off gets no power-law
+    fit (``alpha`` NaN, the reason in ``note``): an exponent from a handful of points
+    means nothing. Depthwise convs (``C x 1`` slices, one eigenvalue each) are noted.
+
     Deviations from WeightWatcher 0.7.7 defaults: conv eigenvalues are not multiplied by
     1/2 (its ``conv2d_norm``; alpha is unaffected, its ``lambda_max`` and log norms of
     conv layers are half / ``log10 2`` lower), no bias-corrected fit below 20 values, one
@@ -343,6 +357,7 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
             (drawn on the CPU; the same on any device).
         dtype: dtype of the Gram matrices and eigensolves (default: the weights'
             precision, at least float32; see :func:`esd`).
+        min_evals: fewest eigenvalues for a power-law fit (default 10, WeightWatcher's).
 
     Returns:
         A :class:`WeightSpectra`; ``.to_frame()`` has one row per matrix.
@@ -363,11 +378,12 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
     for name, val in (("mp_fit", mp_fit), ("randomize", randomize)):
         if not isinstance(val, bool):
             raise param_error(name, func, "a bool", val, type_error=True)
+    min_evals = check_int(min_evals, "min_evals", func, low=2)
     gen, seed = make_generator(seed, "seed", func)
     perm_seed = seed if seed is not None else spawn(gen)
     if dtype is not None and dtype not in (torch.float32, torch.float64):
         raise param_error("dtype", func, "torch.float32, torch.float64 or None", dtype)
-    mats = _mat.collect(model, conv)
+    mats, skipped = _mat.collect_all(model, conv)
     if not mats:
         raise DeepscopeValueError(f"{func} found no Linear, Conv, Embedding or attention "
                                   "weight matrix in the model.")
@@ -381,11 +397,21 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
         evs = [torch.sort(e.reshape(-1).to(torch.float64)).values
                for e in _mat.batched_eigenvalues(stacks, dtype)]
         real, rand = evs[:len(mats)], (evs[len(mats):] if randomize else [None] * len(mats))
-        fits, mps, rmps, extras = [], [], [], []
+        fits, mps, rmps, extras, notes = [], [], [], [], []
         for m, ev, rev in zip(mats, real, rand):
             eps = torch.finfo(_mat.solve_dtype(m.weights, dtype)).eps
             tol = float(ev[-1]) * m.M * eps
-            fit = _power_law(ev[ev > tol], "search")
+            kept = ev[ev > tol]
+            note = []
+            if kept.numel() < min_evals:
+                fit = PowerLawFit.empty(int((kept > 0).sum()), True)
+                note.append(f"no power-law fit: {kept.numel()} eigenvalues < min_evals="
+                            f"{min_evals}")
+            else:
+                fit = _power_law(kept, "search")
+            if m.depthwise:
+                note.append("depthwise conv: one eigenvalue per kernel-position slice")
+            notes.append("; ".join(note))
             fits.append(fit)
             mps.append(_marchenko_pastur(ev, m.q, m.M, 0.1) if mp_fit else None)
             extra = _norms(ev, fit.alpha)
@@ -406,6 +432,8 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
         power_law=tuple(fits), marchenko_pastur=tuple(mps),
         random_marchenko_pastur=tuple(rmps), metrics=tuple(extras),
         params={"conv": conv, "mp_fit": mp_fit, "randomize": randomize,
-                "dtype": str(dtype).replace("torch.", "") if dtype else "auto"},
-        seed=seed,
+                "dtype": str(dtype).replace("torch.", "") if dtype else "auto",
+                "min_evals": min_evals},
+        seed=seed, notes=tuple(notes), aliases=tuple(m.aliases for m in mats),
+        skipped=tuple(skipped),
     )

@@ -18,10 +18,16 @@ class WeightMatrix:
         layer: name of the module in ``model.named_modules()``.
         matrix: which matrix of the module: ``"weight"``, or ``"q"``, ``"k"``, ``"v"`` for
             the packed input projection of :class:`torch.nn.MultiheadAttention`.
-        kind: ``"linear"``, ``"conv"``, ``"embedding"`` or ``"attention"``.
+        kind: ``"linear"`` (also ``transformers``' ``Conv1D``, stored transposed),
+            ``"conv"``, ``"conv-transposed"``, ``"embedding"``, ``"attention"`` or
+            ``"other"`` (any other module's 2-D ``weight``).
         weights: detached ``(n_slices, N, M)`` view or copy of the parameter (a conv layer
             as its ``kh x kw`` kernel-position slices, transposed so that ``N >= M``).
         shape: the parameter's original shape.
+        aliases: other module names holding the same tensor (tied weights, e.g. GPT-2's
+            ``lm_head`` and ``transformer.wte``): analysed once, under the first name.
+        depthwise: a grouped conv with one input channel per group (each slice ``C x 1``
+            has a single eigenvalue).
     """
 
     layer: str
@@ -29,6 +35,8 @@ class WeightMatrix:
     kind: str
     weights: torch.Tensor
     shape: tuple[int, ...]
+    aliases: tuple[str, ...] = ()
+    depthwise: bool = False
 
     @property
     def N(self) -> int:  # noqa: N802 - the RMT name
@@ -65,35 +73,91 @@ def _conv_slices(weight: torch.Tensor, conv: str) -> torch.Tensor:
     return weight.reshape(out_c, in_c, k).permute(2, 0, 1)
 
 
-def collect(model: nn.Module, conv: str) -> list[WeightMatrix]:
-    """Every Linear / Conv / Embedding / attention projection of ``model``, in module order."""
+def _join(module: str, param: str) -> str:
+    return f"{module}.{param}" if module else param
+
+
+def collect_all(model: nn.Module, conv: str
+                ) -> tuple[list[WeightMatrix], list[tuple[str, str]]]:
+    """Every weight matrix of ``model`` and every parameter *not* analysed, with why.
+
+    Matrices: Linear, ``transformers`` ``Conv1D`` (``(in, out)``, transposed here), Conv
+    1/2/3-D and transposed convs, Embedding(Bag), the packed (or separate) q/k/v input
+    projection of MultiheadAttention, and any other module's 2-D floating ``weight``.
+    A tensor reached under several names (tied weights) is analysed once; the other names
+    are its ``aliases``. Returns ``(matrices, skipped)`` with ``skipped`` the
+    ``(parameter name, reason)`` of every other parameter.
+    """
     out: list[WeightMatrix] = []
-    for name, mod in model.named_modules():
+    used: dict[int, int] = {}  # id(parameter) -> index in out
+    consumed: set[str] = set()
+
+    def add(name: str, param_name: str, tensor: torch.Tensor, make) -> None:
+        consumed.add(_join(name, param_name))
+        key = id(tensor)
+        if key in used:
+            i = used[key]
+            m = out[i]
+            out[i] = WeightMatrix(m.layer, m.matrix, m.kind, m.weights, m.shape,
+                                  m.aliases + (name,), m.depthwise)
+            return
+        used[key] = len(out)
+        out.extend(make())
+
+    for name, mod in model.named_modules(remove_duplicate=False):
         if isinstance(mod, nn.MultiheadAttention):
             if mod.in_proj_weight is not None:
                 w = mod.in_proj_weight.detach()
-                for tag, part in zip("qkv", w.chunk(3, dim=0)):
-                    out.append(WeightMatrix(name, tag, "attention", _tall(part[None]),
-                                            tuple(part.shape)))
+                add(name, "in_proj_weight", mod.in_proj_weight, lambda w=w, name=name: [
+                    WeightMatrix(name, tag, "attention", _tall(part[None]), tuple(part.shape))
+                    for tag, part in zip("qkv", w.chunk(3, dim=0))])
             else:
                 for tag in "qkv":
-                    p = getattr(mod, f"{tag}_proj_weight").detach()
-                    out.append(WeightMatrix(name, tag, "attention", _tall(p[None]),
-                                            tuple(p.shape)))
+                    p = getattr(mod, f"{tag}_proj_weight")
+                    add(name, f"{tag}_proj_weight", p, lambda p=p, tag=tag, name=name: [
+                        WeightMatrix(name, tag, "attention", _tall(p.detach()[None]),
+                                     tuple(p.shape))])
             continue  # out_proj is a Linear submodule and is visited on its own
-        weight = getattr(mod, "weight", None)
+        weight = mod._parameters.get("weight") if hasattr(mod, "_parameters") else None
         if not isinstance(weight, torch.Tensor) or not weight.is_floating_point():
             continue
         w = weight.detach()
-        if isinstance(mod, nn.Linear) and w.ndim == 2:
-            out.append(WeightMatrix(name, "weight", "linear", _tall(w[None]), tuple(w.shape)))
-        elif isinstance(mod, nn.modules.conv._ConvNd) and w.ndim >= 3:
-            out.append(WeightMatrix(name, "weight", "conv", _tall(_conv_slices(w, conv)),
-                                    tuple(w.shape)))
-        elif isinstance(mod, (nn.Embedding, nn.EmbeddingBag)) and w.ndim == 2:
-            out.append(WeightMatrix(name, "weight", "embedding", _tall(w[None]),
-                                    tuple(w.shape)))
-    return out
+        shape = tuple(w.shape)
+        if isinstance(mod, nn.modules.conv._ConvNd) and w.ndim >= 3:
+            kind = "conv-transposed" if mod.transposed else "conv"
+            depthwise = mod.groups > 1 and w.shape[1] == 1
+            add(name, "weight", weight, lambda w=w, kind=kind, name=name, d=depthwise: [
+                WeightMatrix(name, "weight", kind, _tall(_conv_slices(w, conv)), shape,
+                             depthwise=d)])
+        elif w.ndim != 2:
+            continue
+        elif type(mod).__name__ == "Conv1D" and hasattr(mod, "nf"):  # transformers' Conv1D
+            add(name, "weight", weight, lambda w=w, name=name: [
+                WeightMatrix(name, "weight", "linear", _tall(w.T[None]), shape)])
+        else:
+            kind = ("linear" if isinstance(mod, nn.Linear) else "embedding"
+                    if isinstance(mod, (nn.Embedding, nn.EmbeddingBag)) else "other")
+            add(name, "weight", weight, lambda w=w, kind=kind, name=name: [
+                WeightMatrix(name, "weight", kind, _tall(w[None]), shape)])
+    skipped = []
+    for pname, p in model.named_parameters(remove_duplicate=False):
+        if pname in consumed or id(p) in used:
+            continue
+        if not p.is_floating_point():
+            why = f"not floating point ({str(p.dtype).replace('torch.', '')})"
+        elif p.ndim < 2:
+            why = "a vector (bias or normalisation scale), not a matrix"
+        elif p.ndim == 2:
+            why = "a 2-D parameter not named 'weight' (not read as a layer's matrix)"
+        else:
+            why = f"a {p.ndim}-D parameter of shape {tuple(p.shape)} outside a conv layer"
+        skipped.append((pname, why))
+    return out, skipped
+
+
+def collect(model: nn.Module, conv: str) -> list[WeightMatrix]:
+    """The weight matrices of :func:`collect_all`, in module order."""
+    return collect_all(model, conv)[0]
 
 
 def permuted(mats: list[WeightMatrix], seed: int) -> list[torch.Tensor]:

@@ -146,7 +146,7 @@ class MarchenkoPasturFit(Tidy):
 _COLUMNS = ("layer", "matrix", "kind", "N", "M", "n_slices", "q", "n_evals", "lambda_max",
             "alpha", "alpha_hat", "D", "xmin", "n_tail", "sigma", "stable_rank", "log_norm",
             "log_spectral_norm", "log_alpha_norm", "n_spikes", "mp_softrank", "bulk_variance",
-            "bulk_max", "rand_lambda_max", "rand_distance", "n_traps")
+            "bulk_max", "rand_lambda_max", "rand_distance", "n_traps", "note", "aliases")
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,11 +170,17 @@ class WeightSpectra(Tidy):
         random_marchenko_pastur: MP fits of the randomised spectra (or ``None``).
         metrics: per matrix, norms and randomisation metrics.
         params: the options of the analysis.
+        seed: seed of the permutations.
+        notes: per matrix, why its power-law fit is NaN (fewer than ``min_evals``
+            eigenvalues) and whether it is a depthwise conv; ``""`` otherwise.
+        aliases: per matrix, the other module names of the same (tied) tensor.
+        skipped: ``(parameter name, reason)`` of every parameter not analysed.
         seed: seed of the permutations (``None`` when a Generator was given).
         lens: ``"spectra.analyze_weights"``.
     """
 
-    _metrics = tuple(c for c in _COLUMNS if c not in ("layer", "matrix", "kind"))
+    _metrics = tuple(c for c in _COLUMNS
+                     if c not in ("layer", "matrix", "kind", "note", "aliases"))
     _keys = ("matrix",)
 
     layers: tuple[str, ...]
@@ -191,6 +197,10 @@ class WeightSpectra(Tidy):
     random_marchenko_pastur: tuple[MarchenkoPasturFit | None, ...]
     metrics: tuple[dict, ...]
     params: dict
+    seed: int
+    notes: tuple[str, ...] = ()
+    aliases: tuple[tuple[str, ...], ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
     seed: int | None
     lens: str = "spectra.analyze_weights"
 
@@ -209,7 +219,8 @@ class WeightSpectra(Tidy):
 
     def to_frame(self):
         """One row per matrix: shape, ``alpha``, ``alpha_hat``, ``D``, ``xmin``, norms, MP
-        and randomisation columns (NaN where not computed)."""
+        and randomisation columns (NaN where not computed), ``note`` (why alpha is NaN,
+        depthwise) and ``aliases`` (tied names, comma-separated)."""
         import pandas as pd
 
         rows = []
@@ -233,5 +244,7 @@ class WeightSpectra(Tidy):
                 "rand_lambda_max": met.get("rand_lambda_max", nan),
                 "rand_distance": met.get("rand_distance", nan),
                 "n_traps": rmp.n_spikes if rmp else -1,
+                "note": self.notes[i] if self.notes else "",
+                "aliases": ",".join(self.aliases[i]) if self.aliases else "",
             })
         return pd.DataFrame(rows, columns=list(_COLUMNS))
