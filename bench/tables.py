@@ -27,7 +27,7 @@ BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end 
 
 def _head(data: dict) -> str:
     m = data.get("machine", {})
-    load = f", load average {m['load_avg_1m']}" if "load_avg_1m" in m else ""
+    load = f", load average {m['load_avg_1m']} when written" if "load_avg_1m" in m else ""
     return (f"`{data['command']}` ({data['date'][:10]}, {m.get('cpus', '?')} CPUs{load}, "
             f"torch {m.get('torch', '?')}):\n\n")
 
