@@ -27,7 +27,7 @@ BLOCK = re.compile(r"(<!-- table: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end 
 
 def _head(data: dict) -> str:
     m = data.get("machine", {})
-    load = f", load average {m['load_avg_1m']}" if "load_avg_1m" in m else ""
+    load = f", load average {m['load_avg_1m']} when written" if "load_avg_1m" in m else ""
     return (f"`{data['command']}` ({data['date'][:10]}, {m.get('cpus', '?')} CPUs{load}, "
             f"torch {m.get('torch', '?')}):\n\n")
 
@@ -62,6 +62,9 @@ def _threads(data: dict) -> str:
                      f"{r['wall_s_2_threads']:.1f} | {r['ratio_2_over_1']:.2f}x | "
                      f"{100 * r['share_rows_differing']:.0f}% | {r['max_abs_diff']:.1e} | "
                      f"{r['max_rel_diff']:.1e} |")
+    commands = sorted({r["command"] for r in data["results"] if "command" in r})
+    if commands:
+        lines += ["", "Rows made by " + "; ".join(f"`{c}`" for c in commands) + "."]
     return _head(data) + "\n".join(lines) + "\n"
 
 

@@ -90,7 +90,17 @@ def main() -> None:
     cmd = f"python bench/threads.py --repeats {args.repeats}"
     if args.study:
         cmd += "".join(f" --study {s}" for s in args.study)
-    _results.write("threads", cmd, rows)
+    for row in rows:
+        row["command"] = cmd
+    old = _results.RESULTS / "threads.json"
+    if args.study and old.exists():  # a partial run keeps the other studies' rows
+        import json
+
+        done = {r["study"] for r in rows}
+        kept = [dict(r, command=r.get("command", json.loads(old.read_text())["command"]))
+                for r in json.loads(old.read_text())["results"] if r["study"] not in done]
+        rows = kept + rows
+    _results.write("threads", "python bench/threads.py (see each row's command)", rows)
 
 
 if __name__ == "__main__":
