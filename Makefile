@@ -44,7 +44,7 @@ BENCH_FLAGS ?=
 bench: $(STAMP)
 	$(PIP) install --quiet -c bench/constraints.txt -e ".[bench]"
 	$(PY) bench/info_plane.py
-	for f in regions spectra curvature landscape gradients gradient_snr; do \
+	for f in regions spectra curvature landscape gradients gradient_snr representations; do \
 		echo "== bench/$$f.py"; $(PY) bench/$$f.py $(BENCH_FLAGS) || exit 1; done
 	$(PY) bench/startup.py
 	$(PY) bench/threads.py

@@ -77,8 +77,56 @@ def _study_times(data: dict) -> str:
     return _head(data) + "\n".join(lines) + "\n"
 
 
+def _representations(data: dict) -> str:
+    r = data["results"]
+    s, m, t = r["stream"], r["matrix"], r["twonn"]
+    lines = ["| work | deepscope | reference (same run) | ratio |", "|---|---:|---:|---|",
+             f"| linear CKA, two {s['n']:,} x {s['p']:,} sets streamed in batches of "
+             f"{s['batch']:,} (`CKA`) | {s['cka_s']:.1f} s | the 3 Gram products of every batch "
+             f"({s['gflop']:.0f} GFLOP): {s['floor_s']:.1f} s | {s['ratio']:.2f}x the floor |",
+             f"| same, debiased | {s['cka_debiased_s']:.1f} s | {s['floor_s']:.1f} s | "
+             f"{s['ratio_debiased']:.2f}x the floor |",
+             f"| {m['layers']} x {m['layers']} layer CKA matrix of two {m['layers']}-layer MLPs "
+             f"(width {m['width']}, n = {m['n']:,}, batches of {m['batch']:,}; `cka_matrix`, one "
+             f"pass) | {m['cka_matrix_s']:.1f} s | its GEMMs and forward passes: "
+             f"{m['floor_s']:.1f} s; torch-cka `compare`: {m['torch_cka_s']:.1f} s | "
+             f"{m['speedup_vs_torch_cka']:.1f}x faster than torch-cka; largest difference to "
+             f"deepscope's debiased values {m['max_abs_diff_to_debiased']:.4f} |",
+             f"| TwoNN, {t['n']:,} x {t['p']} points on a {t['true_d']}-dim subspace | "
+             f"{t['twonn_s']:.2f} s, d = {t['twonn']:.4f} | scikit-dimension `TwoNN`: "
+             f"{t['skdim_twonn_s']:.2f} s, d = {t['skdim_twonn']:.4f}; distance GEMM: "
+             f"{t['gemm_floor_s']:.2f} s | {t['speedup_twonn']:.1f}x faster than "
+             f"scikit-dimension, {t['twonn_ratio_to_gemm']:.2f}x the GEMM |",
+             f"| MLE (k = 20), same points | {t['mle_s']:.2f} s, d = {t['mle']:.4f} | "
+             f"scikit-dimension `MLE`: {t['skdim_mle_s']:.2f} s, d = {t['skdim_mle']:.4f} | "
+             f"{t['speedup_mle']:.1f}x |"]
+    if "nan_check" in r:
+        c = r["nan_check"]
+        lines.append(f"| debiased CKA matrix of two default-init 12-layer MLPs (activations "
+                     f"shrink with depth), n = 2,000 | {c['deepscope_nan']} NaN of 144 | "
+                     f"torch-cka: {c['torch_cka']} | |")
+    return _head(data) + "\n".join(lines) + "\n"
+
+
+def _layer_representations(data: dict) -> str:
+    lines = ["| net / labels | train / test acc | ID last hidden | ID peak (layer) | probe acc | "
+             "selectivity | CKA across seeds | shift sensitivity | I(X;T) bits |",
+             "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in data["results"]["summary"]:
+        lines.append(f"| {r['net']} / {r['labels']} | {r['train acc']:.3f} / "
+                     f"{r['test acc']:.3f} | {r['ID last hidden']:.2f} | {r['ID peak']:.2f} "
+                     f"({r['ID peak layer']}) | {r['probe acc']:.3f} | {r['selectivity']:.2f} | "
+                     f"{r['CKA across seeds']:.2f} | {r['shift sensitivity']:.2f} | "
+                     f"{r['I(X;T) bits']:.2f} |")
+    total = sum(data["results"]["timings_s"].values())
+    return (_head(data) + "\n".join(lines)
+            + f"\n\nTrain + measure time of the whole study: {total:.0f} s.\n")
+
+
 RENDER: dict[str, Callable[[dict], str]] = {
     "startup": _startup, "threads": _threads, "study_times": _study_times,
+    "representations": _representations, "representations_quick": _representations,
+    "layer_representations_study": _layer_representations,
 }
 
 

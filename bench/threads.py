@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _results  # noqa: E402
 
 CASES = {
-    "info-plane": ["epochs=1500", "capture_points=30"],
+    "info-plane": ["epochs=500", "capture_points=20"],
     "depth-separation": [],
 }
 

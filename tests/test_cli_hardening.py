@@ -139,3 +139,16 @@ def test_runs_list_skips_and_names_damaged_files(tmp_path):
     assert any("part-00001.parquet is empty" in x for x in lines)
     assert any(bad.id in x and "holds a JSON list" in x for x in lines)
     assert any("orphan" in x and "holds no manifest.json" in x for x in lines)
+
+
+@pytest.mark.parametrize("command", [["--help"], ["studies"], ["runs", "list"]])
+def test_commands_that_compute_nothing_import_no_heavy_module(tmp_path, command):
+    code = ("import sys, runpy; sys.argv = ['deepscope', *sys.argv[1:]]\n"
+            "try:\n    runpy.run_module('deepscope.cli', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('HEAVY', sorted(m for m in ('torch', 'pandas', 'matplotlib') "
+            "if m in sys.modules))")
+    args = [*command, "--out", str(tmp_path)] if command[0] == "runs" else command
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                         env=_env(), cwd=tmp_path, timeout=120)
+    assert "HEAVY []" in res.stdout, res.stdout[-300:] + res.stderr[-300:]

@@ -21,9 +21,10 @@ __version__ = "0.1.0"
 _SUBMODULES = ("data", "lenses", "losses", "nets", "plots", "report", "seeding", "store",
                "studies", "train")
 _ATTRIBUTES = {"capture": ("deepscope.activations", "capture"),
-               "inspect": ("deepscope.inspection", "inspect")}
+               "inspect": ("deepscope.inspection", "inspect"),
+               "sweep": ("deepscope.sweeps", "sweep")}
 
-__all__ = ["DeepscopeError", "__version__", "capture", "inspect", *_SUBMODULES]
+__all__ = ["DeepscopeError", "__version__", "capture", "inspect", "sweep", *_SUBMODULES]
 
 
 def __getattr__(name: str) -> Any:
@@ -48,3 +49,4 @@ if TYPE_CHECKING:  # pragma: no cover
                            train)
     from deepscope.activations import capture
     from deepscope.inspection import inspect
+    from deepscope.sweeps import sweep

@@ -29,6 +29,7 @@ app = typer.Typer(
 runs_app = typer.Typer(help="List, show and query stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 __import__("deepscope.inspection.cli", fromlist=["register"]).register(app)  # deepscope inspect
+__import__("deepscope.sweeps.cli", fromlist=["register"]).register(app)  # sweep, sweeps list|show
 
 out_console = Console()
 err_console = Console(stderr=True)
@@ -173,11 +174,16 @@ def run_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
+    run_id: Annotated[str, typer.Argument(help="Run or sweep id (a unique prefix is enough).")],
     out: OutOpt = Path("runs"),
 ) -> None:
-    """(Re)build a run's self-contained HTML report from its stored measurements."""
+    """(Re)build a run's (or a sweep's aggregated) self-contained HTML report."""
     from deepscope.store import RunStore
+    from deepscope.sweeps.cli import report_sweep
+
+    if (path := report_sweep(run_id, out)) is not None:
+        out_console.print(f"report: {Path(path).resolve()}", highlight=False, soft_wrap=True)
+        return
     from deepscope.studies._runner import build_study_report
 
     run = RunStore(root=out).open(run_id)

@@ -85,11 +85,13 @@ def test_same_seed_same_result(spec):
 
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.case().model is not None],
                          ids=[s.name for s in SPECS if s.case().model is not None])
-@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("mode", ["train", "eval", "mixed"])
 def test_model_untouched(spec, mode):
     case = spec.case()
     model = case.model
-    model.train(mode == "train")
+    model.train(mode != "eval")
+    if mode == "mixed":   # one submodule in the other mode: each flag must come back as it was
+        next(iter(model.children()), model).eval()
     for p in model.parameters():
         if p.requires_grad:
             p.grad = torch.full_like(p, 0.25)

@@ -107,9 +107,10 @@ def get_lens(name: str) -> LensSpec:
     return _REGISTRY[name]
 
 
-def tiny_net(*widths: int, activation: str = "relu", seed: int = 0):
+def tiny_net(*widths: int, activation: str = "relu", seed: int = 0, norm: bool = False):
     """A small ``Linear``/activation stack for a tiny case, initialised from ``seed``
-    (``activation``: ``"relu"`` or ``"tanh"``), the caller's global RNG left alone."""
+    (``activation``: ``"relu"`` or ``"tanh"``), the caller's global RNG left alone. With
+    ``norm`` a ``BatchNorm1d`` follows the first layer (buffers a lens must not update)."""
     import torch
 
     from deepscope.seeding import seeded_init
@@ -118,8 +119,10 @@ def tiny_net(*widths: int, activation: str = "relu", seed: int = 0):
 
     def make():
         layers: list = []
-        for n_in, n_out in zip(widths[:-1], widths[1:]):
-            layers += [torch.nn.Linear(n_in, n_out), act()]
+        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [torch.nn.Linear(n_in, n_out)]
+            layers += [torch.nn.BatchNorm1d(n_out)] if norm and i == 0 else []
+            layers += [act()]
         return torch.nn.Sequential(*layers[:-1])
 
     return seeded_init(make, seed)

@@ -21,7 +21,6 @@ from deepscope.errors import (
     DeepscopeValueError,
     param_error,
 )
-from deepscope.seeding import check_seeds
 from deepscope.store._io import FORMAT, read_manifest
 from deepscope.store._run import (
     Run,
@@ -98,6 +97,8 @@ class RunStore:
         if not isinstance(config, Mapping):
             raise param_error("config", func, "a mapping or a dataclass instance", config)
         config = json.loads(_dumps(dict(config)))  # normalised exactly as stored
+        from deepscope.seeding import check_seeds  # imports torch: only when creating a run
+
         seeds = list(check_seeds(seeds, func))
         if run_id is None:
             run_id = self._new_id()
@@ -196,8 +197,8 @@ class RunStore:
         if not self.root.is_dir():
             return found
         for study in sorted(self.root.iterdir()):
-            if not study.is_dir() or study.name.startswith("."):
-                continue
+            if not study.is_dir() or study.name.startswith(".") or study.name == "sweeps":
+                continue  # sweeps/<id>/ holds sweep.json (deepscope.sweeps), not runs
             for entry in sorted(study.iterdir()):
                 if entry.name.startswith(".creating-"):
                     found.append(f"skipped: unfinished run creation {str(entry)!r} (safe to "

@@ -196,7 +196,11 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """
     path = Path(run_dir) / LOCK
     if fcntl is not None:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise DeepscopeValueError(f"Cannot lock run {Path(run_dir).name} for writing: "
+                                      f"{exc.strerror or exc} ({str(path)!r}).") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

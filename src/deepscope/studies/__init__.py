@@ -12,13 +12,22 @@ from deepscope.studies._registry import Study, StudyContext, catalog, get, regis
 from deepscope.studies import (  # noqa: F401
     boolean_machines,
     conditioning,
+    depth_efficiency,
     depth_separation,
     end_to_end,
     flat_activations,
+    generalization_measures,
     info_plane,
     landscape,
+    layer_representations,
     linear_regions,
+    matrix_factorization,
+    max_margin,
+    network_size,
     parity,
+    pooling_geometry,
+    rbm_flow,
+    rbm_rg,
     weight_spectra,
 )
 

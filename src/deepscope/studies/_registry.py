@@ -31,6 +31,8 @@ class Study:
         run: ``run(config, ctx)`` trains and records measurements into ``ctx.run``.
         figures: ``figures(run) -> list[deepscope.report.Figure]`` for the report.
         summary_table: ``summary_table(run) -> pandas.DataFrame`` for the report.
+        stacks_seeds: The study trains all its seeds at once (one batched model); a sweep
+            then runs each cell's seeds as one run instead of one run per seed.
     """
 
     name: str
@@ -40,6 +42,7 @@ class Study:
     run: Callable[[Any, "StudyContext"], None]
     figures: Callable[[Any], list]
     summary_table: Callable[[Any], Any]
+    stacks_seeds: bool = False
 
 
 class _NullTask:

@@ -96,6 +96,7 @@ def run_study(
     progress: Callable | None = None,
     report: bool = True,
     threads: int | None = None,
+    run_id: str | None = None,
 ) -> Any:
     """Run study ``name`` and return its :class:`deepscope.store.Run`.
 
@@ -114,6 +115,8 @@ def run_study(
             the resumed run's setting, else 1 (fastest for the studies' small nets, and
             safe on a shared machine). Results may differ in the last digits between
             thread counts (summation order); runs are bit-identical at equal threads.
+        run_id: Id of the new run (default a fresh time-based one); sweeps pass a content
+            hash. Ignored with ``resume``.
 
     Raises:
         DeepscopeValueError: unknown study, bad config value, or a run that cannot be
@@ -148,7 +151,8 @@ def run_study(
             config = from_sets(study.config_cls, sets)
         elif sets:
             config = from_sets(study.config_cls, sets, base=to_dict(config))
-        run = store.create(study=name, config=to_dict(config), seeds=list(config.seed_list()))
+        run = store.create(study=name, config=to_dict(config), seeds=list(config.seed_list()),
+                           run_id=run_id)
     with run.lock():
         return _run_locked(study, run, store, dev, config, threads, progress, report)
 

@@ -21,7 +21,6 @@ sigmoid are spelled out in ops whose vectorised and scalar paths agree (checked 
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,7 +29,6 @@ import torch
 
 from deepscope.train import _kernels as _stacked
 from deepscope.errors import (
-    DeepscopeTypeError,
     DeepscopeValueError,
     Described,
     check_choice,

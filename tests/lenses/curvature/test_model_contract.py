@@ -1,4 +1,5 @@
-"""Curvature lens contract: the model is untouched, seeds reproduce, bad arguments raise."""
+"""Curvature-specific contract: seeds, modes, frames and bad arguments (the model-untouched
+and same-seed checks are the contract suite's, tests/lenses/test_contract.py)."""
 
 import pytest
 import torch
@@ -24,34 +25,6 @@ def _net():
     x = torch.randn(24, 4, generator=g, dtype=torch.float64)
     y = torch.randint(0, 3, (24,), generator=g)
     return model, x, y
-
-
-CALLS = {
-    "hvp": lambda m, d: hvp(m, F.cross_entropy, d, torch.ones(63, dtype=torch.float64)),
-    "eigs": lambda m, d: hessian_eigs(m, F.cross_entropy, d, k=2, which="both").eigenvalues,
-    "trace": lambda m, d: torch.tensor(hessian_trace(m, F.cross_entropy, d, rtol=0.2).estimate),
-    "density": lambda m, d: hessian_density(m, F.cross_entropy, d, n_runs=2, n_iter=5).density,
-    "gauss-newton": lambda m, d: hessian_eigs(m, F.cross_entropy, d, kind="gauss-newton",
-                                              k=1).eigenvalues,
-}
-
-
-@pytest.mark.parametrize("name", list(CALLS))
-def test_model_untouched_and_seeded(name):
-    model, x, y = _net()
-    model.eval()
-    model[1].train()  # a mixed-mode model: BatchNorm in train mode (batch statistics)
-    model[0].weight.grad = torch.full_like(model[0].weight, 7.0)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    flags = [m.training for m in model.modules()]
-    first = CALLS[name](model, (x, y))
-    again = CALLS[name](model, (x, y))
-    assert torch.equal(first, again)
-    after = model.state_dict()
-    assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BatchNorm buffers
-    assert [m.training for m in model.modules()] == flags
-    assert torch.equal(model[0].weight.grad, torch.full_like(model[0].weight, 7.0))
-    assert all(p.grad is None for n, p in model.named_parameters() if n != "0.weight")
 
 
 def test_seeds_change_the_probes():

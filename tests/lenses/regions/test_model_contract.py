@@ -1,5 +1,6 @@
-"""Contract of the regions lens: the model is untouched, results repeat, bad input is refused
-with a DeepscopeError naming the parameter or the module."""
+"""Regions-specific contract: dtypes, unsupported modules and bad input refused with a
+DeepscopeError naming the parameter or the module (the model-untouched and same-result checks
+are the contract suite's, tests/lenses/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -11,49 +12,6 @@ from torch import nn
 from deepscope.errors import DeepscopeError
 from deepscope.lenses import regions as R
 from deepscope.nets import MLP
-
-
-def _net_in_train_mode():
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3),
-                        nn.Linear(8, 3))
-    net.train()
-    loss = net(torch.randn(16, 2)).square().sum()
-    loss.backward()                                   # every parameter has a .grad
-    return net
-
-
-CALLS = {
-    "patterns": lambda net: R.activation_patterns(net, torch.randn(5, 2)).codes,
-    "count": lambda net: R.count_patterns(net, torch.randn(5, 2)),
-    "segment": lambda net: R.regions_on_segment(net, torch.zeros(2), torch.ones(2)).breakpoints,
-    "segments": lambda net: R.regions_on_segments(net, torch.zeros(3, 2),
-                                                  torch.ones(3, 2)).counts,
-    "plane": lambda net: R.regions_in_plane(net, torch.zeros(2), torch.eye(2),
-                                            (-1, 1, -1, 1)).areas,
-}
-
-
-@pytest.mark.parametrize("name", sorted(CALLS))
-def test_model_state_mode_and_grads_untouched(name):
-    net = _net_in_train_mode()
-    state = {k: v.clone() for k, v in net.state_dict().items()}
-    grads = {k: p.grad.clone() for k, p in net.named_parameters()}
-    modes = [m.training for m in net.modules()]
-    torch.manual_seed(1)
-    first = CALLS[name](net)
-    torch.manual_seed(1)
-    second = CALLS[name](net)
-    assert [m.training for m in net.modules()] == modes
-    for k, v in net.state_dict().items():
-        assert torch.equal(v, state[k]), k
-    for k, p in net.named_parameters():
-        assert torch.equal(p.grad, grads[k]), k
-        assert not p.requires_grad or p.grad is not None
-    if isinstance(first, torch.Tensor):
-        assert torch.equal(first, second)
-    else:
-        np.testing.assert_array_equal(first, second)
 
 
 def test_float32_and_float64_inputs_give_the_same_partition():

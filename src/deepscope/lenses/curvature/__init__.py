@@ -35,7 +35,7 @@ __all__ = [
 def _tiny(**kwargs):
     import torch.nn.functional as F
 
-    net = tiny_net(3, 4, 2, activation="tanh")
+    net = tiny_net(3, 4, 2, activation="tanh", norm=True)
     return LensCase((net, F.cross_entropy, tiny_data(16, 3)), kwargs, model=net)
 
 
@@ -43,7 +43,7 @@ def _hvp_case():
     import torch
 
     case = _tiny()
-    return LensCase((*case.args, torch.ones(26)), {}, model=case.model)
+    return LensCase((*case.args, torch.ones(34)), {}, model=case.model)
 
 
 _NEEDS = ("model", "data", "loss")
@@ -53,7 +53,8 @@ register_lens("curvature.hvp", hvp, needs=_NEEDS, case=_hvp_case, tidy=False,
               bad=[({"kind": "x"}, "kind"), ({"parameters": ["nope"]}, "parameters")])
 register_lens("curvature.hessian_eigs", hessian_eigs, needs=_NEEDS,
               case=lambda: _tiny(k=2, seed=1), seeded=True,
-              bad=[*_COMMON, ({"k": 0}, "k"), ({"which": "x"}, "which")])
+              bad=[*_COMMON, ({"k": 0}, "k"), ({"which": "x"}, "which"),
+                   ({"max_hvp": 0}, "max_hvp")])
 register_lens("curvature.hessian_trace", hessian_trace, needs=_NEEDS,
               case=lambda: _tiny(max_hvp=40, sketch=4, seed=1), seeded=True,
               bad=[*_COMMON, ({"rtol": 0.0}, "rtol"), ({"max_hvp": 1}, "max_hvp")])

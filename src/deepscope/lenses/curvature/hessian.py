@@ -165,7 +165,7 @@ class HessianEigs(Tidy):
 
     @property
     def complete(self) -> bool:
-        """Whether every pair converged within ``max_iter`` products."""
+        """Whether every pair converged within ``max_hvp`` products."""
         return bool(self.converged.all())
 
     def to_frame(self):
@@ -179,7 +179,7 @@ class HessianEigs(Tidy):
 
 
 def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
-                 which: str = "largest", tol: float = 1e-3, max_iter: int | None = None,
+                 which: str = "largest", tol: float = 1e-3, max_hvp: int | None = None,
                  seed: int | torch.Generator = 0, kind: str = "hessian",
                  mode: str | None = None, parameters: Sequence[str] | None = None
                  ) -> HessianEigs:
@@ -207,8 +207,9 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
         k: Eigenpairs wanted at each end, ``1 <= k <= P`` (``2k <= P`` for ``"both"``).
         which: ``"largest"``, ``"smallest"`` or ``"both"`` (k of each, 2k in all).
         tol: Relative residual tolerance in (0, 1).
-        max_iter: Most Hessian-vector products (default ``max(200, 40 k)``); pairs not
-            converged by then are returned with ``converged=False``.
+        max_hvp: Budget of Hessian-vector products (default ``max(200, 40 k)``); pairs not
+            converged by then are returned with ``converged=False`` (and ``complete``
+            false).
         seed: Seed of the random start vector (an int or a ``torch.Generator``).
         kind: ``"hessian"`` (default) or ``"gauss-newton"``.
         mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
@@ -233,12 +234,12 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
     n_ends = 2 if which == "both" else 1
     k = check_int(k, "k", func, low=1, high=max(op.n_params // n_ends, 1))
     tol = check_float(tol, "tol", func, low=0.0, high=1.0, closed="neither")
-    max_iter = (max(200, 40 * k) if max_iter is None
-                else check_int(max_iter, "max_iter", func, low=1))
+    max_hvp = (max(200, 40 * k) if max_hvp is None
+                else check_int(max_hvp, "max_hvp", func, low=1))
     seed, gen = _generator(seed, func)
     start = op.n_products
     out = _kry.lanczos_eigs(op.matvec, op.n_params, k=k, which=which, tol=tol,
-                            max_iter=max_iter, max_basis=max(2 * k * n_ends + 20, 40),
+                            max_iter=max_hvp, max_basis=max(2 * k * n_ends + 20, 40),
                             generator=gen, like=_like(op))
     return HessianEigs(out.values.cpu(), out.vectors, out.residuals.cpu(), out.converged.cpu(),
                        op.n_products - start, which, tol, seed, op.kind, op.n_params,

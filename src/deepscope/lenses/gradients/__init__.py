@@ -13,7 +13,7 @@ from deepscope.lenses.gradients.variance import (
     parity_gradient_variance,
 )
 from deepscope.lenses.gradients.snr import GradientSNRAccumulator
-from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
+from deepscope.lenses.registry import LensCase, register_lens, tiny_net
 
 __all__ = [
     "GradientSNR",
@@ -25,8 +25,8 @@ __all__ = [
 ]
 
 
-def _net():
-    return tiny_net(4, 5, 1, activation="tanh")
+def _net(norm=True):
+    return tiny_net(4, 5, 1, activation="tanh", norm=norm)
 
 
 def _hinge(out, target):
@@ -54,7 +54,7 @@ def _targets_case():
 
 
 def _parity_case():
-    net = _net()
+    net = _net(norm=False)   # per-example gradients: no batch statistics
     return LensCase((net, _hinge, 4), {"n_inputs": 8, "seed": 1}, model=net)
 
 

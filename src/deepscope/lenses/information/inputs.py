@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from deepscope.lenses._tensors import as_tensor as _tensor
 from deepscope.errors import (
     DeepscopeValueError,
     check_choice,
@@ -24,21 +25,6 @@ from deepscope.lenses.information import ksg as _ksg
 MI_METHODS = ("plugin", "binning", "binning-width", "binning-adaptive", "kde", "ksg")
 PLANE_METHODS = MI_METHODS[1:]
 _BINNING = ("binning", "binning-width", "binning-adaptive")
-
-
-def _tensor(value: Any, name: str, func: str) -> torch.Tensor:
-    """A detached torch tensor from a tensor, numpy array or nested list of numbers."""
-    if isinstance(value, torch.Tensor):
-        t = value.detach()
-    else:
-        arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
-        if arr.dtype.kind not in "biuf":
-            raise param_error(name, func, "a torch.Tensor or numpy array of numbers", value,
-                              type_error=True)
-        t = torch.from_numpy(np.array(arr, copy=True))
-    if t.is_complex() or t.dtype in (torch.quint8, torch.qint8, torch.qint32):
-        raise param_error(name, func, "a real-valued tensor", value, type_error=True)
-    return t
 
 
 def _check_finite(t: torch.Tensor, what: str) -> None:

@@ -34,7 +34,7 @@ __all__ = [
 
 
 def _net(seed=0):
-    return tiny_net(3, 4, 2, seed=seed)
+    return tiny_net(3, 4, 2, seed=seed, norm=True)
 
 
 def _data():

@@ -38,7 +38,7 @@ __all__ = [
 
 
 def _net():
-    return tiny_net(2, 6, 1)
+    return tiny_net(2, 6, 1, norm=True)
 
 
 def _points(n):

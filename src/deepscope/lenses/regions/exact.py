@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from deepscope.errors import DeepscopeValueError, check_float, check_int, param_error
+from deepscope.lenses._tensors import as_tensor
 from deepscope.lenses.regions.cells import Points, Polygons
 from deepscope.lenses.regions.trace import SUPPORTED, Walk, WalkResult
 from deepscope.lenses.regions.segment import (BudgetHit, LineWalk, count_pieces, segment_counts,
@@ -85,21 +86,9 @@ __all__ = [
 
 
 def _tensor(x: Any, name: str, func: str, device: torch.device | None = None) -> torch.Tensor:
-    """``x`` as a float64 tensor (on its own device, or ``device``), finite."""
-    if isinstance(x, torch.Tensor):
-        t = x.detach()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(x, dtype=np.float64))
-        except (TypeError, ValueError):
-            raise param_error(name, func, "a tensor or array of real numbers",
-                              type(x).__name__, type_error=True) from None
-    if t.is_complex() or t.dtype == torch.bool:
-        raise param_error(name, func, "a real tensor", t.dtype, type_error=True)
-    t = t.to(device=device if device is not None else t.device, dtype=torch.float64)
-    if not bool(torch.isfinite(t).all()):
-        raise DeepscopeValueError(f"Values of {name!r} in {func} contain NaN or inf.")
-    return t
+    """``x`` as a finite float64 tensor (on its own device, or ``device``)."""
+    return as_tensor(x, name, func, dtype=torch.float64, device=device, finite=True,
+                     allow_bool=False)
 
 
 def _rtol(rtol: Any, func: str) -> float:

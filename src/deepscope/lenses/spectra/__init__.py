@@ -16,7 +16,7 @@ from deepscope.lenses.spectra.analysis import (
     fit_power_law,
     weight_matrices,
 )
-from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
+from deepscope.lenses.registry import LensCase, register_lens, tiny_net
 
 __all__ = [
     "MarchenkoPasturFit",

@@ -280,4 +280,5 @@ register(Study(
     run=run,
     figures=figures,
     summary_table=summary_table,
+    stacks_seeds=True,
 ))

@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepscope.seeding import seeded_init
 from deepscope.train import fit
 
 __all__ = ["log_steps", "parameter_count", "train"]
