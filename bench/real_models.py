@@ -81,7 +81,7 @@ def lens_cell(lens: str, model: nn.Module, batch, loss) -> str:
                 f"{int((frame.aliases != '').sum())} tied), "
                 f"{len(res.skipped)} params skipped with reason")
     if lens == "curvature":
-        res = hessian_eigs(model, loss, batch, max_iter=10, tol=1e-2, seed=0)
+        res = hessian_eigs(model, loss, batch, max_hvp=10, tol=1e-2, seed=0)
         return f"top eig {float(res.eigenvalues[0]):.3g} ({res.n_hvp} HVPs, {res.ad_mode})"
     if lens == "landscape":
         line = loss_line(model, loss, batch, random_direction(model, 0), steps=5)

@@ -18,7 +18,8 @@ from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
 
-__all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "Outcome", "budgets", "choose"]
+__all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "NotApplicable", "Outcome", "budgets",
+           "choose"]
 
 #: The lenses ``inspect`` runs when none are named.
 DEFAULT_LENSES = ("spectra", "curvature", "landscape", "gradients", "information", "regions")
@@ -147,7 +148,7 @@ def _curvature(ctx: _Context) -> Outcome:
     model = _second_order_model(ctx.model)
     if sum(p.numel() for p in model.parameters()) > LOW_MEMORY_PARAMS:
         return _curvature_low_memory(model, ctx)
-    eig = hessian_eigs(model, ctx.loss_fn, ctx.data, max_iter=ctx.budget["eig_hvp"], tol=1e-2,
+    eig = hessian_eigs(model, ctx.loss_fn, ctx.data, max_hvp=ctx.budget["eig_hvp"], tol=1e-2,
                        seed=ctx.seed)
     tr = hessian_trace(model, ctx.loss_fn, ctx.data, method="hutchinson",
                        max_hvp=max(ctx.budget["trace_hvp"], 10), rtol=0.05, seed=ctx.seed)
@@ -289,6 +290,34 @@ CHECKUPS: dict[str, Checkup] = {
 }
 
 
+class NotApplicable(Exception):
+    """A lens that cannot run on what inspect has (recorded as skipped, with why)."""
+
+
+#: Argument names a registered lens may take, and what inspect passes for them.
+_ARGUMENTS = {"model": "model", "net": "model", "module": "model", "loss_fn": "loss_fn",
+              "data": "data", "batch": "data", "batches": "batches"}
+
+
+def _arguments(func: Callable, ctx: _Context, name: str) -> list:
+    """Positional arguments of ``func`` bound by name; a required one inspect lacks: skip."""
+    import inspect as _inspect
+
+    values = {"model": ctx.model, "loss_fn": ctx.loss_fn, "data": ctx.data,
+              "batches": None if ctx.data is None else _split(ctx.data)}
+    args = []
+    for p in _inspect.signature(func).parameters.values():
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or \
+                p.default is not p.empty:
+            break
+        key = _ARGUMENTS.get(p.name)
+        if key is None or values[key] is None:
+            raise NotApplicable(f"{name} needs '{p.name}', which inspect cannot provide from "
+                                "a model, a batch and a loss")
+        args.append(values[key])
+    return args
+
+
 def _from_registry(name: str) -> Checkup:
     from deepscope.lenses.registry import get_lens
 
@@ -296,11 +325,9 @@ def _from_registry(name: str) -> Checkup:
 
     def run(ctx: _Context) -> Outcome:
         if set(spec.needs) - _SERVED:
-            raise DeepscopeValueError(f"{name} needs {sorted(set(spec.needs) - _SERVED)}, "
-                                      "which inspect cannot provide from a model and a batch.")
-        args = ((ctx.model, ctx.loss_fn, ctx.data) if {"loss", "data"} & set(spec.needs)
-                else (ctx.model,))
-        result = spec.func(*args)
+            raise NotApplicable(f"{name} needs {sorted(set(spec.needs) - _SERVED)}, which "
+                                "inspect cannot provide from a model and a batch")
+        result = spec.func(*_arguments(spec.func, ctx, name))
         frame = result.tidy() if hasattr(result, "tidy") else None
         out = Outcome()
         if frame is not None:
