@@ -15,7 +15,7 @@ $(PY):
 # torch first, pinned, so pip never pulls the multi-GB CUDA wheels; then the package.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -c bench/constraints.txt -e ".[test,hf,fast,ray]"
 	touch $(STAMP)
 
 # Ctrl-C stops the run with exit code 130 (make reports the failure) and prints the

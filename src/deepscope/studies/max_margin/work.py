@@ -41,7 +41,7 @@ def hard_margin_svm(x: np.ndarray, y: np.ndarray, c: float = 1e10) -> tuple[np.n
     """``(w, b)`` of scikit-learn's linear SVC with a huge ``C`` (the hard-margin SVM)."""
     from sklearn.svm import SVC
 
-    svc = SVC(kernel="linear", C=c, tol=1e-10).fit(x, y)
+    svc = SVC(kernel="linear", C=c, tol=1e-10, random_state=0).fit(x, y)  # no global RNG
     return svc.coef_[0].astype(np.float64), float(svc.intercept_[0])
 
 
