@@ -232,8 +232,8 @@ def _information(ctx: _Context) -> Outcome:
 
     x, y = next(iter(as_batches(ctx.data, "inspect")))
     if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.is_floating_point():
-        raise DeepscopeValueError("information needs class labels (targets of shape (N,)) "
-                                  "to measure I(T;Y).")
+        raise NotApplicable("information needs class labels (targets of shape (N,)) to "
+                            "measure I(T;Y)")
     n = first_tensor(x).shape[0]
     with capture(ctx.model) as acts, torch.no_grad():
         call(ctx.model, x)
@@ -268,8 +268,8 @@ def _regions(ctx: _Context) -> Outcome:
 
     x, _ = next(iter(as_batches(ctx.data, "inspect")))
     if not isinstance(x, torch.Tensor) or x.shape[0] < 2 or not x.is_floating_point():
-        raise DeepscopeValueError("regions need one floating input tensor with at least two "
-                                  "samples (the segment between the first two).")
+        raise NotApplicable("regions need one floating input tensor with at least two "
+                            "samples (the segment between the first two)")
     seg = regions_on_segment(ctx.model, x[0], x[1], max_regions=ctx.budget["regions"],
                              time_limit=ctx.budget["regions_s"])
     out = Outcome(metrics={"regions": float(seg.count), "complete": float(seg.complete)})
