@@ -190,13 +190,18 @@ def main() -> None:
     if args.figure:
         figure(args.figure)
         return
-    res = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-           "quick": args.quick, "ising": ising_bench(args.quick), "rbm": rbm_bench(args.quick)}
+    import datetime
+
+    res = {"command": "python bench/energy.py" + (" --quick" if args.quick else ""),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "machine": {"cpus": os.cpu_count(), "torch": torch.__version__, "threads": 1,
+                       "processor": platform.processor() or platform.machine()},
+           "results": {"ising": ising_bench(args.quick), "rbm": rbm_bench(args.quick)}}
     path = Path(__file__).parent / "results" / ("energy_quick.json" if args.quick else
                                                 "energy.json")
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(res, indent=2))
-    i, r = res["ising"], res["rbm"]
+    i, r = res["results"]["ising"], res["results"]["rbm"]
     print(f"| Ising 40x40 at T_c | s per independent config | tau (sweeps) |")
     print("|---|---|---|")
     print(f"| Swendsen-Wang ({i['sw']['n']} configs in {i['sw']['seconds']:.1f} s, thin "

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _timing import best_of  # noqa: E402  (bench/ is on sys.path)
+import _results  # noqa: E402  (bench/ is on sys.path)
+from _timing import best_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,8 +171,8 @@ def main() -> None:
     if args.zoo_full_only:
         res = {"load_avg": list(__import__("os").getloadavg()),
                "studies": run_studies(False, only_zoo_full=True)}
-        (ROOT / "bench" / "results" / "generalization_zoo_full.json").write_text(
-            json.dumps(res, indent=1))
+        _results.write("generalization_zoo_full", "python bench/generalization.py "
+                       "--zoo-full-only", res)
         print(json.dumps(res, indent=1)[:3000])
         return
     res = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
@@ -184,8 +185,9 @@ def main() -> None:
     print("pac_bayes", res["pac_bayes"], flush=True)
     if args.studies:
         res["studies"] = run_studies(args.zoo_full)
-    path = ROOT / "bench" / "results" / "generalization.json"
-    path.write_text(json.dumps(res, indent=1))
+    command = "python bench/generalization.py" + (" --studies" if args.studies else "") + (
+        " --zoo-full" if args.zoo_full else "")
+    _results.write("generalization", command, res)
     print(json.dumps(res, indent=1)[:4000])
 
 

@@ -21,7 +21,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -166,23 +165,22 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=50)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    result = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
-                          "cores": os.cpu_count(), "platform": platform.platform(),
-                          "load_avg": os.getloadavg()},
-              "command": "python bench/sweeps.py " + " ".join(sys.argv[1:])}
+    result: dict = {}
     result["overhead"] = bench_overhead(args.repeats, not args.skip_ray)
     print(json.dumps({"overhead": result["overhead"]}, indent=1), flush=True)
     if not args.skip_info_plane:
         result["info_plane"] = bench_info_plane(args.seeds, args.epochs)
         print(json.dumps({"info_plane": result["info_plane"]}, indent=1), flush=True)
-    out = Path(__file__).resolve().parent / "results" / "sweeps.json"
-    out.parent.mkdir(exist_ok=True)
-    previous = json.loads(out.read_text()) if out.exists() else {}
+    from _results import RESULTS, write
+
+    path = RESULTS / "sweeps.json"
+    previous = json.loads(path.read_text()).get("results", {}) if path.exists() else {}
     for key in ("overhead", "info_plane"):  # a part skipped now keeps its last result
         if key not in result and key in previous:
             result[key] = previous[key]
-    out.write_text(json.dumps(result, indent=1))
-    print(f"-> {out}")
+        elif key in result:
+            result[key]["command"] = "python bench/sweeps.py " + " ".join(sys.argv[1:])
+    write("sweeps", "python bench/sweeps.py " + " ".join(sys.argv[1:]), result)
 
 
 if __name__ == "__main__":

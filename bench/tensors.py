@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -168,17 +167,21 @@ def main() -> None:
                              "of running again")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = {"machine": platform.processor() or platform.machine(), "threads": args.threads,
-              "torch": torch.__version__, "load_average": os.getloadavg()}
-    path = ROOT / "bench" / "results" / "tensors.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
+    from _results import RESULTS, write
+
+    path = RESULTS / "tensors.json"
+    old = json.loads(path.read_text()).get("results", {}) if path.exists() else {}
+    result = {}
+    load = [round(x, 2) for x in os.getloadavg()]
     if args.only in (None, "lens"):
-        result["lens"] = lens_bench(args.repeats)
+        result["lens"] = {**lens_bench(args.repeats), "threads": args.threads,
+                          "load_average": load}
         print(json.dumps(result["lens"], indent=1), flush=True)
     if args.only in (None, "study"):
-        result["study"] = study_bench(args.reuse)
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps({**old, **result}, indent=1))
+        result["study"] = {**study_bench(args.reuse), "threads": args.threads,
+                           "load_average": load}
+    command = "python bench/tensors.py " + " ".join(sys.argv[1:])
+    write("tensors", command.strip(), {**old, **result})
 
 
 if __name__ == "__main__":

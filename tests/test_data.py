@@ -65,3 +65,17 @@ def test_digits_standardize_image_and_random_labels():
         ds.data.digits(test_fraction=1.0)
     with pytest.raises(ds.DeepscopeError, match="random_labels"):
         ds.data.digits(random_labels=2)
+
+
+def test_generators_take_a_seed_or_a_torch_generator():
+    import torch
+
+    from deepscope.data import moons, parity, spirals
+    from deepscope.data.staircase import staircase, staircase_data
+
+    for make in (lambda s: moons(50, noise=0.1, seed=s), lambda s: spirals(50, seed=s),
+                 lambda s: parity(20, 6, seed=s)[0],
+                 lambda s: staircase_data(8, staircase(), torch.ones(3), 0.0, seed=s).x):
+        a, b = make(3), make(torch.Generator().manual_seed(3))
+        a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)
+        assert torch.equal(a, b)

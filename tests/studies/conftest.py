@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 import pytest
+import rich.style  # noqa: F401  rich draws random.getrandbits once when first imported (not a study)
 import torch
 
 from deepscope import studies

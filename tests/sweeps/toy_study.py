@@ -73,8 +73,27 @@ def summary_table(run) -> pd.DataFrame:
     return run.measurements().groupby("seed")["value"].mean().reset_index()
 
 
-register(Study(name="sweep-toy", summary="test study for sweeps", paper="none",
-               config_cls=ToyConfig, run=run, figures=figures, summary_table=summary_table))
-register(Study(name="sweep-toy-stacked", summary="test study for sweeps, stacked seeds",
-               paper="none", config_cls=ToyConfig, run=run, figures=figures,
-               summary_table=summary_table, stacks_seeds=True))
+STUDIES = (
+    Study(name="sweep-toy", summary="test study for sweeps", paper="none",
+          config_cls=ToyConfig, run=run, figures=figures, summary_table=summary_table),
+    Study(name="sweep-toy-stacked", summary="test study for sweeps, stacked seeds",
+          paper="none", config_cls=ToyConfig, run=run, figures=figures,
+          summary_table=summary_table, stacks_seeds=True),
+)
+
+
+def register_all() -> None:
+    """Register the toy studies."""
+    for study in STUDIES:
+        register(study)
+
+
+def unregister_all() -> None:
+    """Take them out again, so the catalog the other tests see is the real one."""
+    from deepscope.studies._registry import _REGISTRY
+
+    for study in STUDIES:
+        _REGISTRY.pop(study.name, None)
+
+
+register_all()  # a fresh process (Ray worker, a driver script) gets them by importing this

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from deepscope.seeding import make_generator
 from deepscope.errors import check_float, check_int, param_error
 
 __all__ = [
@@ -31,10 +32,11 @@ __all__ = [
 
 
 def _gen(seed: Any, func: str) -> torch.Generator:
-    return torch.Generator().manual_seed(check_int(seed, "seed", func, low=0))
+    return make_generator(seed, "seed", func)[0]
 
 
-def random_subset(d: int, k: int | None = None, *, seed: int = 0) -> tuple[int, ...]:
+def random_subset(d: int, k: int | None = None, *, seed: int | torch.Generator = 0
+                  ) -> tuple[int, ...]:
     """A uniformly random subset of ``k`` of the coordinates ``0 .. d-1`` (sorted).
 
     Args:
@@ -53,7 +55,7 @@ def random_subset(d: int, k: int | None = None, *, seed: int = 0) -> tuple[int, 
     return tuple(sorted(int(i) for i in perm[:k]))
 
 
-def sign_inputs(n: int, d: int, *, seed: int = 0, device: Any = None,
+def sign_inputs(n: int, d: int, *, seed: int | torch.Generator = 0, device: Any = None,
                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``(n, d)`` inputs uniform on ``{+1, -1}^d``."""
     func = "sign_inputs"
@@ -101,7 +103,8 @@ def parity_labels(x: torch.Tensor, subsets: Any) -> torch.Tensor:
     return labels if many else labels[0]
 
 
-def parity(n: int, d: int, *, subset: Any = None, seed: int = 0, device: Any = None,
+def parity(n: int, d: int, *, subset: Any = None, seed: int | torch.Generator = 0,
+           device: Any = None,
            dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` samples ``(x, chi_S(x))`` with ``x`` uniform on ``{+1, -1}^d``.
 
@@ -126,7 +129,7 @@ def parity(n: int, d: int, *, subset: Any = None, seed: int = 0, device: Any = N
     return x, parity_labels(x, tuple(s))
 
 
-def random_directions(m: int, d: int, *, seed: int = 0, device: Any = None,
+def random_directions(m: int, d: int, *, seed: int | torch.Generator = 0, device: Any = None,
                       dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``(m, d)`` unit vectors uniform on the sphere (normalised Gaussians)."""
     func = "random_directions"
@@ -137,7 +140,8 @@ def random_directions(m: int, d: int, *, seed: int = 0, device: Any = None,
 
 
 def linear_periodic(n: int, d: int, *, r: float, v: torch.Tensor | None = None,
-                    seed: int = 0, device: Any = None, dtype: torch.dtype = torch.float32
+                    seed: int | torch.Generator = 0, device: Any = None,
+                    dtype: torch.dtype = torch.float32
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` samples of ``x ~ N(0, I_d)`` with labels ``cos(r v^T x)`` for unit vectors ``v``.
 
@@ -146,7 +150,8 @@ def linear_periodic(n: int, d: int, *, r: float, v: torch.Tensor | None = None,
         d: input dimension.
         r: frequency ``r > 0``.
         v: ``(d,)`` or ``(m, d)`` directions (normalised here); default one random unit
-            vector drawn from ``seed + 1``.
+            vector drawn from ``seed + 1`` (from the generator, after ``x``, for a
+            Generator).
         seed: seed of the inputs.
         device, dtype: of the returned tensors.
 
@@ -163,9 +168,11 @@ def linear_periodic(n: int, d: int, *, r: float, v: torch.Tensor | None = None,
     r = check_float(r, "r", func, low=0.0, closed="neither")
     n = check_int(n, "n", func, low=1)
     d = check_int(d, "d", func, low=1)
-    x = torch.randn(n, d, generator=_gen(seed, func), dtype=torch.float64)
+    gen = _gen(seed, func)
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
     if v is None:
-        v = random_directions(1, d, seed=seed + 1, dtype=torch.float64)[0]
+        v_seed = gen if isinstance(seed, torch.Generator) else seed + 1
+        v = random_directions(1, d, seed=v_seed, dtype=torch.float64)[0]
     if not isinstance(v, torch.Tensor) or v.shape[-1] != d or v.ndim not in (1, 2):
         raise param_error("v", func, f"a tensor (d,) or (m, d) with d = {d}",
                           getattr(v, "shape", type(v).__name__))

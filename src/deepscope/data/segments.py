@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from deepscope.seeding import make_generator
 from deepscope.errors import check_float, check_int, param_error
 
 __all__ = ["SegmentTuples", "rasterize_segments", "segment_tuples"]
@@ -37,7 +38,7 @@ class SegmentTuples:
     angles: torch.Tensor
     image_labels: torch.Tensor
     labels: torch.Tensor
-    seed: int
+    seed: int | None
 
 
 def rasterize_segments(centers: torch.Tensor, angles: torch.Tensor, lengths: torch.Tensor,
@@ -72,7 +73,8 @@ def rasterize_segments(centers: torch.Tensor, angles: torch.Tensor, lengths: tor
 
 
 def segment_tuples(n: int, k: int = 1, *, size: int = 28,
-                   length: tuple[float, float] = (12.0, 20.0), margin: float = 0.0, seed: int = 0,
+                   length: tuple[float, float] = (12.0, 20.0), margin: float = 0.0,
+                   seed: int | torch.Generator = 0,
                    device: str | torch.device | None = None) -> SegmentTuples:
     """``n`` tuples of ``k`` images of one random line segment each.
 
@@ -106,14 +108,13 @@ def segment_tuples(n: int, k: int = 1, *, size: int = 28,
     n = check_int(n, "n", func, low=1, high=10_000_000)
     k = check_int(k, "k", func, low=1, high=64)
     size = check_int(size, "size", func, low=8, high=1024)
-    seed = check_int(seed, "seed", func, low=0)
     margin = check_float(margin, "margin", func, low=0.0, high=math.pi / 4, closed="left")
     if (not isinstance(length, (tuple, list)) or len(length) != 2
             or not all(isinstance(v, (int, float)) for v in length)
             or not 1.0 <= length[0] <= length[1] <= size - 1):
         raise param_error("length", func, f"a pair (low, high) with 1 <= low <= high <= {size - 1}",
                           length)
-    gen = torch.Generator().manual_seed(seed)
+    gen, seed = make_generator(seed, "seed", func)
     m = n * k
     # angle: uniform on [margin, pi/2 - margin] U [pi/2 + margin, pi - margin]
     band = math.pi / 2 - 2 * margin

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from deepscope.seeding import make_generator
 from deepscope.errors import check_float, check_int
 
 __all__ = ["Staircase", "StaircaseData", "staircase", "staircase_data"]
@@ -94,10 +95,11 @@ class StaircaseData:
     v: torch.Tensor
     b: float
     u: Staircase
-    seed: int
+    seed: int | None
 
 
-def staircase_data(n: int, u: Staircase, v: torch.Tensor, b: float, *, seed: int = 0,
+def staircase_data(n: int, u: Staircase, v: torch.Tensor, b: float, *,
+                   seed: int | torch.Generator = 0,
                    device: str | torch.device | None = None) -> StaircaseData:
     """``n`` samples ``x = randn(d) / 100``, ``y = u(v^T x + b)`` (float32).
 
@@ -117,10 +119,9 @@ def staircase_data(n: int, u: Staircase, v: torch.Tensor, b: float, *, seed: int
         (torch.Size([3, 4]), True)
     """
     n = check_int(n, "n", "staircase_data", low=1, high=100_000_000)
-    seed = check_int(seed, "seed", "staircase_data", low=0)
     b = check_float(b, "b", "staircase_data")
     d = v.numel()
-    gen = torch.Generator().manual_seed(seed)
+    gen, seed = make_generator(seed, "seed", "staircase_data")
     x = torch.randn(n, d, generator=gen) / 100
     dev = torch.device(device) if device is not None else torch.device("cpu")
     x, v = x.to(dev), v.to(device=dev, dtype=torch.float32).reshape(d)

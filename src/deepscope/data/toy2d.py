@@ -13,6 +13,7 @@ import math
 
 import torch
 
+from deepscope.seeding import make_generator
 from deepscope.errors import check_float, check_int
 
 __all__ = ["moons", "spirals"]
@@ -35,7 +36,7 @@ def _split(n: int) -> tuple[int, int]:
 def moons(
     n: int = 200,
     noise: float = 0.1,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
@@ -66,8 +67,7 @@ def moons(
     """
     n = check_int(n, "n", "moons", low=2)
     noise = check_float(noise, "noise", "moons", low=0.0)
-    seed = check_int(seed, "seed", "moons", low=0)
-    gen = torch.Generator().manual_seed(seed)
+    gen, _ = make_generator(seed, "seed", "moons")
     n0, n1 = _split(n)
     t0 = torch.linspace(0, math.pi, n0, dtype=torch.float64)
     t1 = torch.linspace(0, math.pi, n1, dtype=torch.float64)
@@ -80,7 +80,7 @@ def moons(
 def spirals(
     n: int = 200,
     noise: float = 0.05,
-    seed: int = 0,
+    seed: int | torch.Generator = 0,
     turns: float = 1.5,
     *,
     dtype: torch.dtype = torch.float32,
@@ -114,9 +114,8 @@ def spirals(
     """
     n = check_int(n, "n", "spirals", low=2)
     noise = check_float(noise, "noise", "spirals", low=0.0)
-    seed = check_int(seed, "seed", "spirals", low=0)
+    gen, _ = make_generator(seed, "seed", "spirals")
     turns = check_float(turns, "turns", "spirals", low=0.0, high=10.0, closed="right")
-    gen = torch.Generator().manual_seed(seed)
     arms = []
     for c, m in enumerate(_split(n)):
         s = torch.linspace(0, 1, m, dtype=torch.float64)

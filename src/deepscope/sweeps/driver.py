@@ -31,9 +31,10 @@ def _grid(grid: Any) -> dict[str, list]:
         for key, values in grid.items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
                 values = [values]
-            out[str(key).replace("-", "_")] = list(values)
-            if not out[str(key).replace("-", "_")]:
+            values = list(values)
+            if not values:
                 raise DeepscopeValueError(f"The grid axis {key!r} has no values.")
+            out[str(key).replace("-", "_")] = values
         return out
     if isinstance(grid, (list, tuple)):
         return parse_grid(grid)

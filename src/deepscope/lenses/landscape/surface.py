@@ -473,9 +473,11 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: Callable, data:
 
     Example:
         >>> import torch.nn.functional as F
-        >>> net_a = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> net_a = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(8, 3))
         >>> x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
-        >>> net_b = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+        >>> net_b = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+        ...                             torch.nn.Linear(8, 3))
         >>> path = interpolate(net_a, net_b, F.cross_entropy, (x, y), align=True)
         >>> path.barrier >= -1e-6
         True

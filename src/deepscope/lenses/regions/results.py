@@ -87,7 +87,8 @@ class SegmentRegions(Tidy):
         stopped_at: the layer after whose cuts the budget was hit (``""`` if complete).
         max_regions: the budget given (``None``: none).
         time_limit: the time budget given, seconds (``None``: none).
-        lens: ``"regions.regions_on_segment"``. ``tidy()``: ``layer`` is ``""`` (the whole model), key ``region``.
+        lens: ``"regions.regions_on_segment"``. ``tidy()``: ``layer`` is ``""`` (the whole
+            model), key ``region``.
     """
 
     _metrics = ('t_start', 't_end', 'unit', 'slope')

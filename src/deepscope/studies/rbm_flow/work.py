@@ -24,8 +24,9 @@ def train_thermometer(cfg, x: torch.Tensor, seed: int) -> nn.Module:
 
     n_t, n, d = x.shape
     gen = torch.Generator().manual_seed(seed * 7919 + 1)
-    net = nn.Sequential(nn.Linear(d, cfg.thermometer_hidden), nn.ReLU(),
-                        nn.Linear(cfg.thermometer_hidden, n_t))
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's own init draws from the global RNG
+        net = nn.Sequential(nn.Linear(d, cfg.thermometer_hidden), nn.ReLU(),
+                            nn.Linear(cfg.thermometer_hidden, n_t))
     for m in net:
         if isinstance(m, nn.Linear):
             nn.init.kaiming_uniform_(m.weight, a=5 ** 0.5, generator=gen)
