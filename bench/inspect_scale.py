@@ -43,12 +43,20 @@ def main() -> None:
                          progress=lambda line: print(line, flush=True))
         manifest = run.manifest
     total = time.perf_counter() - t0
-    out = {"machine": platform.platform(), "torch": torch.__version__, "threads": 1,
-           "params": sum(p.numel() for p in model.parameters()), "batch": [4, 64],
-           "total_seconds": round(total, 1), "budgets": manifest["budgets"],
-           "lenses": [{k: r[k] for k in ("lens", "status", "seconds", "peak_rss_mib", "detail")}
-                      for r in manifest["lenses"]],
-           "findings": manifest["findings"]}
+    import datetime
+    import os
+
+    out = {"command": "python bench/inspect_scale.py" + (" --small" if args.small else ""),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                       "load_avg_1m": round(os.getloadavg()[0], 1), "torch": torch.__version__,
+                       "threads": 1},
+           "results": {"params": sum(p.numel() for p in model.parameters()), "batch": [4, 64],
+                       "total_seconds": round(total, 1), "budgets": manifest["budgets"],
+                       "lenses": [{k: r[k] for k in ("lens", "status", "seconds",
+                                                     "peak_rss_mib", "detail")}
+                                  for r in manifest["lenses"]],
+                       "findings": manifest["findings"]}}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))

@@ -183,7 +183,7 @@ def resnet18_floor(time_limit: float) -> dict:
 def markdown(data: dict) -> str:
     head = "| model | params | " + " | ".join(LENSES) + " |"
     lines = [head, "|" + "---|" * (len(LENSES) + 2)]
-    for name, row in data["matrix"].items():
+    for name, row in data["results"]["matrix"].items():
         cells = []
         for lens in LENSES:
             c = row[lens]
@@ -204,12 +204,20 @@ def main() -> None:
         print(markdown(json.loads(out.read_text())))
         return
     torch.set_num_threads(1)
-    data = {"machine": platform.platform(), "torch": torch.__version__, "threads": 1,
-            "matrix": matrix()}
+    import datetime
+    import os
+
+    command = "python bench/real_models.py" + (" --resnet18" if args.resnet18 else "")
+    data = {"command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                        "load_avg_1m": round(os.getloadavg()[0], 1), "torch": torch.__version__,
+                        "threads": 1},
+            "results": {"matrix": matrix()}}
     if args.resnet18:
-        data["resnet18_segment"] = resnet18_floor(args.resnet18_time)
-    elif out.exists() and "resnet18_segment" in json.loads(out.read_text()):
-        data["resnet18_segment"] = json.loads(out.read_text())["resnet18_segment"]  # kept
+        data["results"]["resnet18_segment"] = resnet18_floor(args.resnet18_time)
+    elif out.exists() and "resnet18_segment" in json.loads(out.read_text()).get("results", {}):
+        kept = json.loads(out.read_text())["results"]["resnet18_segment"]  # from an earlier run
+        data["results"]["resnet18_segment"] = kept
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1))
     print(markdown(data))

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from deepscope.errors import check_float, param_error
-from deepscope.inspection.checkups import (CHECKUPS, DEFAULT_LENSES, Checkup, Outcome,  # noqa: F401
-                                           _Context, budgets, choose)
+from deepscope.inspection.checkups import (CHECKUPS, DEFAULT_LENSES, Checkup,  # noqa: F401
+                                           NotApplicable, Outcome, _Context, budgets,
+                                           choose)
 
 __all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "budgets", "inspect"]
 
@@ -61,6 +62,8 @@ def _run_all(model, data, loss_fn, checks, seed, deadline, progress, tag) -> lis
         start = time.perf_counter()
         try:
             rec["outcome"] = check.run(ctx)
+        except NotApplicable as why_not:
+            rec.update(status="skipped", detail=str(why_not))
         except Exception as err:  # noqa: BLE001 - each lens isolated; the reason is kept
             rec.update(status="failed", detail=f"{type(err).__name__}: {err}"[:600])
         rec["seconds"] = time.perf_counter() - start

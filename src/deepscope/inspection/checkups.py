@@ -18,7 +18,8 @@ from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
 
-__all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "Outcome", "budgets", "choose"]
+__all__ = ["CHECKUPS", "DEFAULT_LENSES", "Checkup", "NotApplicable", "Outcome", "budgets",
+           "choose"]
 
 #: The lenses ``inspect`` runs when none are named.
 DEFAULT_LENSES = ("spectra", "curvature", "landscape", "gradients", "information", "regions")
@@ -231,8 +232,8 @@ def _information(ctx: _Context) -> Outcome:
 
     x, y = next(iter(as_batches(ctx.data, "inspect")))
     if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.is_floating_point():
-        raise DeepscopeValueError("information needs class labels (targets of shape (N,)) "
-                                  "to measure I(T;Y).")
+        raise NotApplicable("information needs class labels (targets of shape (N,)) to "
+                            "measure I(T;Y)")
     n = first_tensor(x).shape[0]
     with capture(ctx.model) as acts, torch.no_grad():
         call(ctx.model, x)
@@ -267,8 +268,8 @@ def _regions(ctx: _Context) -> Outcome:
 
     x, _ = next(iter(as_batches(ctx.data, "inspect")))
     if not isinstance(x, torch.Tensor) or x.shape[0] < 2 or not x.is_floating_point():
-        raise DeepscopeValueError("regions need one floating input tensor with at least two "
-                                  "samples (the segment between the first two).")
+        raise NotApplicable("regions need one floating input tensor with at least two "
+                            "samples (the segment between the first two)")
     seg = regions_on_segment(ctx.model, x[0], x[1], max_regions=ctx.budget["regions"],
                              time_limit=ctx.budget["regions_s"])
     out = Outcome(metrics={"regions": float(seg.count), "complete": float(seg.complete)})
@@ -289,6 +290,34 @@ CHECKUPS: dict[str, Checkup] = {
 }
 
 
+class NotApplicable(Exception):
+    """A lens that cannot run on what inspect has (recorded as skipped, with why)."""
+
+
+#: Argument names a registered lens may take, and what inspect passes for them.
+_ARGUMENTS = {"model": "model", "net": "model", "module": "model", "loss_fn": "loss_fn",
+              "data": "data", "batch": "data", "batches": "batches"}
+
+
+def _arguments(func: Callable, ctx: _Context, name: str) -> list:
+    """Positional arguments of ``func`` bound by name; a required one inspect lacks: skip."""
+    import inspect as _inspect
+
+    values = {"model": ctx.model, "loss_fn": ctx.loss_fn, "data": ctx.data,
+              "batches": None if ctx.data is None else _split(ctx.data)}
+    args = []
+    for p in _inspect.signature(func).parameters.values():
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) or \
+                p.default is not p.empty:
+            break
+        key = _ARGUMENTS.get(p.name)
+        if key is None or values[key] is None:
+            raise NotApplicable(f"{name} needs '{p.name}', which inspect cannot provide from "
+                                "a model, a batch and a loss")
+        args.append(values[key])
+    return args
+
+
 def _from_registry(name: str) -> Checkup:
     from deepscope.lenses.registry import get_lens
 
@@ -296,11 +325,9 @@ def _from_registry(name: str) -> Checkup:
 
     def run(ctx: _Context) -> Outcome:
         if set(spec.needs) - _SERVED:
-            raise DeepscopeValueError(f"{name} needs {sorted(set(spec.needs) - _SERVED)}, "
-                                      "which inspect cannot provide from a model and a batch.")
-        args = ((ctx.model, ctx.loss_fn, ctx.data) if {"loss", "data"} & set(spec.needs)
-                else (ctx.model,))
-        result = spec.func(*args)
+            raise NotApplicable(f"{name} needs {sorted(set(spec.needs) - _SERVED)}, which "
+                                "inspect cannot provide from a model and a batch")
+        result = spec.func(*_arguments(spec.func, ctx, name))
         frame = result.tidy() if hasattr(result, "tidy") else None
         out = Outcome()
         if frame is not None:
