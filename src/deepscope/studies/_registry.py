@@ -100,6 +100,24 @@ class StudyContext:
             with self.progress(description, total) as task:
                 yield task
 
+    def pending(self, items: list, description: str) -> Iterator[Any]:
+        """The items a resumed run has not finished yet, with progress and checkpoints.
+
+        Each item (a JSON-plain value: an int seed, a string, a list) is yielded once; when
+        the loop body returns, the item is recorded as done in a checkpoint, so an
+        interrupted run resumes at the first unfinished item.
+        """
+        done = list(self.resume.get("done", [])) if self.resume else []
+        with self.task(description, len(items)) as task:
+            task.update(completed=sum(1 for item in items if item in done))
+            for item in items:
+                if item in done:
+                    continue
+                yield item
+                done.append(item)
+                self.checkpoint({"done": done})
+                task.advance(1)
+
 
 _PLAIN = (str, int, float, bool, type(None))
 

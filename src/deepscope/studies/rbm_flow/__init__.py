@@ -144,17 +144,9 @@ def _run_seed(cfg: RbmFlowConfig, seed: int, rec) -> None:
 
 def run(config: RbmFlowConfig, ctx: StudyContext) -> None:
     """For every seed: Ising data, thermometer, RBMs and their flows from each start."""
-    done = list(ctx.resume.get("done", [])) if ctx.resume else []
     seeds = config.seed_list()
-    with ctx.task(f"rbm-flow: {len(seeds)} seed(s)", len(seeds)) as task:
-        task.update(completed=len(done))
-        for seed in seeds:
-            if seed in done:
-                continue
-            _run_seed(config, seed, ctx.run)
-            done.append(seed)
-            ctx.checkpoint({"done": done})
-            task.advance(1)
+    for seed in ctx.pending(seeds, f"rbm-flow: {len(seeds)} seed(s)"):
+        _run_seed(config, seed, ctx.run)
 
 
 def summary_table(run) -> pd.DataFrame:

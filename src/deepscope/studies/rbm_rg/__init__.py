@@ -119,17 +119,9 @@ def _run_seed(cfg: RbmRgConfig, seed: int, rec) -> None:
 
 def run(config: RbmRgConfig, ctx: StudyContext) -> None:
     """For every seed: critical Ising data, the RBM stack, locality of every layer."""
-    done = list(ctx.resume.get("done", [])) if ctx.resume else []
     seeds = config.seed_list()
-    with ctx.task(f"rbm-rg: {len(seeds)} seed(s)", len(seeds)) as task:
-        task.update(completed=len(done))
-        for seed in seeds:
-            if seed in done:
-                continue
-            _run_seed(config, seed, ctx.run)
-            done.append(seed)
-            ctx.checkpoint({"done": done})
-            task.advance(1)
+    for seed in ctx.pending(seeds, f"rbm-rg: {len(seeds)} seed(s)"):
+        _run_seed(config, seed, ctx.run)
 
 
 def summary_table(run) -> pd.DataFrame:
