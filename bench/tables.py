@@ -80,6 +80,23 @@ def _study_times(data: dict) -> str:
     return _head(data) + "\n".join(lines) + "\n"
 
 
+def _twonn_rows(t: dict) -> list[str]:
+    return [f"| TwoNN, {t['n']:,} x {t['p']} points on a {t['true_d']}-dim subspace | "
+             f"{t['twonn_s']:.2f} s, d = {t['twonn']:.4f} | scikit-dimension `TwoNN`: "
+             f"{t['skdim_twonn_s']:.2f} s, d = {t['skdim_twonn']:.4f}; distance GEMM: "
+             f"{t['gemm_floor_s']:.2f} s | {t['speedup_twonn']:.1f}x faster than "
+             f"scikit-dimension, {t['twonn_ratio_to_gemm']:.2f}x the GEMM |",
+             f"| MLE (k = 20), same points | {t['mle_s']:.2f} s, d = {t['mle']:.4f} | "
+             f"scikit-dimension `MLE`: {t['skdim_mle_s']:.2f} s, d = {t['skdim_mle']:.4f} | "
+             f"{t['speedup_mle']:.1f}x |"]
+
+
+def _twonn(data: dict) -> str:
+    lines = ["| work | deepscope | reference (same run) | ratio |", "|---|---:|---:|---|",
+             *_twonn_rows(data["results"]["twonn"])]
+    return _head(data) + "\n".join(lines) + "\n"
+
+
 def _representations(data: dict) -> str:
     r = data["results"]
     s, m, t = r["stream"], r["matrix"], r["twonn"]
@@ -95,14 +112,7 @@ def _representations(data: dict) -> str:
              f"{m['floor_s']:.1f} s; torch-cka `compare`: {m['torch_cka_s']:.1f} s | "
              f"{m['speedup_vs_torch_cka']:.1f}x faster than torch-cka; largest difference to "
              f"deepscope's debiased values {m['max_abs_diff_to_debiased']:.4f} |",
-             f"| TwoNN, {t['n']:,} x {t['p']} points on a {t['true_d']}-dim subspace | "
-             f"{t['twonn_s']:.2f} s, d = {t['twonn']:.4f} | scikit-dimension `TwoNN`: "
-             f"{t['skdim_twonn_s']:.2f} s, d = {t['skdim_twonn']:.4f}; distance GEMM: "
-             f"{t['gemm_floor_s']:.2f} s | {t['speedup_twonn']:.1f}x faster than "
-             f"scikit-dimension, {t['twonn_ratio_to_gemm']:.2f}x the GEMM |",
-             f"| MLE (k = 20), same points | {t['mle_s']:.2f} s, d = {t['mle']:.4f} | "
-             f"scikit-dimension `MLE`: {t['skdim_mle_s']:.2f} s, d = {t['skdim_mle']:.4f} | "
-             f"{t['speedup_mle']:.1f}x |"]
+             *_twonn_rows(t)]
     if "nan_check" in r:
         c = r["nan_check"]
         lines.append(f"| debiased CKA matrix of two default-init 12-layer MLPs (activations "
@@ -129,7 +139,7 @@ def _layer_representations(data: dict) -> str:
 RENDER: dict[str, Callable[[dict], str]] = {
     "startup": _startup, "threads": _threads, "study_times": _study_times,
     "representations": _representations, "representations_quick": _representations,
-    "layer_representations_study": _layer_representations,
+    "layer_representations_study": _layer_representations, "representations_twonn": _twonn,
 }
 
 

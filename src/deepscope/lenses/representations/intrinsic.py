@@ -118,11 +118,11 @@ def neighbor_distances(x: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tens
         d = torch.addmm(sq[None, :], rows, x.T, beta=1.0, alpha=-2.0)
         d[torch.arange(b, device=x.device), torch.arange(start, start + b, device=x.device)] = \
             math.inf
-        if k == 2:  # two passes of min beat a top-k selection
+        if k == 2:  # two passes of min beat a top-k selection (and min beats argmin on CPU)
             ar = torch.arange(b, device=x.device)
-            i1 = d.argmin(dim=1)
+            i1 = d.min(dim=1).indices
             d[ar, i1] = math.inf
-            idx = torch.stack([i1, d.argmin(dim=1)], dim=1)
+            idx = torch.stack([i1, d.min(dim=1).indices], dim=1)
         else:
             idx = torch.topk(d, k, dim=1, largest=False).indices
         diff = x64[idx] - x64[start:start + b, None, :]
