@@ -7,6 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from deepscope.errors import DeepscopeError
+
 from deepscope.lenses.curvature import (
     HessianOperator,
     hessian_density,
@@ -302,3 +304,38 @@ def test_float32_cnn_top_eigenvalue():
     want = torch.linalg.eigvalsh(h)[-2:].flip(0)
     assert torch.allclose(out.eigenvalues, want, rtol=1e-3)
     assert out.eigenvectors.dtype == torch.float32
+
+
+def test_progress_counts_every_product_and_shows_the_time_per_product():
+    import contextlib
+
+    from deepscope.lenses.curvature import hessian_density, hessian_eigs, hessian_trace
+
+    events = []
+
+    class Task:
+        def advance(self, n=1):
+            events.append(("advance", n))
+
+        def update(self, **kw):
+            events.append(("update", kw.get("description", "")))
+
+    @contextlib.contextmanager
+    def factory(description, total):
+        events.append(("open", description, total))
+        yield Task()
+
+    g = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    data = (torch.randn(20, 3, generator=g), torch.randint(0, 2, (20,), generator=g))
+    loss = torch.nn.functional.cross_entropy
+    for fn, kw, count in [(hessian_eigs, {"k": 2}, "n_hvp"), (hessian_trace, {"sketch": 4},
+                                                                   "n_hvp"),
+                          (hessian_density, {"n_runs": 2, "n_iter": 5}, "n_hvp")]:
+        events.clear()
+        res = fn(model, loss, data, progress=factory, **kw)
+        assert events[0][0] == "open"
+        assert sum(e[1] for e in events if e[0] == "advance") == getattr(res, count)
+        assert any("s/product" in e[1] for e in events if e[0] == "update")
+    with pytest.raises(DeepscopeError, match="'progress' parameter of hessian_eigs"):
+        hessian_eigs(model, loss, data, progress="yes")

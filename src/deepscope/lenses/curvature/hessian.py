@@ -34,6 +34,7 @@ Ghorbani, Krishnan & Xiao 2019, arXiv 1901.10159; Meyer, Musco, Musco & Woodruff
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,7 @@ from torch import nn
 
 from deepscope.errors import check_choice, check_float, check_int, param_error
 from deepscope.lenses.curvature import lanczos as _kry
+from deepscope.progress import as_factory
 from deepscope.lenses.curvature.operator import KINDS, HessianOperator
 from deepscope.lenses._result import Tidy
 from deepscope.seeding import make_generator
@@ -75,6 +77,25 @@ def _generator(seed: Any, func: str) -> tuple[int | None, torch.Generator]:
 
 def _like(op: HessianOperator) -> torch.Tensor:
     return torch.empty(0, device=op.device, dtype=op.dtype)
+
+
+def _watched(op: HessianOperator, method: str, task: Any, description: str) -> Callable:
+    """``op.matvec``/``op.matmat`` that advances ``task`` by the products it computes and,
+    after the first, shows the measured seconds per product in the description."""
+    call = getattr(op, method)
+    clock = {"t": 0.0, "n": 0}
+
+    def watched(v: torch.Tensor) -> torch.Tensor:
+        before, t0 = op.n_products, time.perf_counter()
+        out = call(v)
+        done = op.n_products - before
+        clock["t"] += time.perf_counter() - t0
+        clock["n"] += done
+        task.advance(done)
+        task.update(description=f"{description} ({clock['t'] / clock['n']:.3g} s/product)")
+        return out
+
+    return watched
 
 
 def hvp(model: nn.Module, loss_fn: Callable, data: Any, vector: torch.Tensor, *,
@@ -181,8 +202,8 @@ class HessianEigs(Tidy):
 def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
                  which: str = "largest", tol: float = 1e-3, max_hvp: int | None = None,
                  seed: int | torch.Generator = 0, kind: str = "hessian",
-                 mode: str | None = None, parameters: Sequence[str] | None = None
-                 ) -> HessianEigs:
+                 mode: str | None = None, parameters: Sequence[str] | None = None,
+                 progress: Any = False) -> HessianEigs:
     """Extreme eigenvalues and eigenvectors of the Hessian by Lanczos.
 
     Lanczos with full reorthogonalisation builds an orthonormal Krylov basis V of
@@ -214,6 +235,9 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
         kind: ``"hessian"`` (default) or ``"gauss-newton"``.
         mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
         parameters: Names or glob patterns of the parameters H is taken over (default all).
+        progress: ``True`` for a bar on stderr counting the Hessian-vector products (with
+            the measured seconds per product after the first), or a task factory
+            ``(description, total)`` as studies pass; ``False`` is silent.
 
     Returns:
         A :class:`HessianEigs`.
@@ -238,9 +262,11 @@ def hessian_eigs(model: nn.Module, loss_fn: Callable, data: Any, *, k: int = 1,
                 else check_int(max_hvp, "max_hvp", func, low=1))
     seed, gen = _generator(seed, func)
     start = op.n_products
-    out = _kry.lanczos_eigs(op.matvec, op.n_params, k=k, which=which, tol=tol,
-                            max_iter=max_hvp, max_basis=max(2 * k * n_ends + 20, 40),
-                            generator=gen, like=_like(op))
+    with as_factory(progress, func)(func, max_hvp) as task:
+        out = _kry.lanczos_eigs(_watched(op, "matvec", task, func), op.n_params, k=k,
+                                which=which, tol=tol, max_iter=max_hvp,
+                                max_basis=max(2 * k * n_ends + 20, 40), generator=gen,
+                                like=_like(op))
     return HessianEigs(out.values.cpu(), out.vectors, out.residuals.cpu(), out.converged.cpu(),
                        op.n_products - start, which, tol, seed, op.kind, op.n_params,
                        ad_mode=op.ad_mode)
@@ -299,8 +325,8 @@ class HessianTrace(Tidy):
 def hessian_trace(model: nn.Module, loss_fn: Callable, data: Any, *, method: str = "hutch++",
                   rtol: float = 1e-2, max_hvp: int = 2000, sketch: int = 20,
                   seed: int | torch.Generator = 0, kind: str = "hessian",
-                  mode: str | None = None, parameters: Sequence[str] | None = None
-                  ) -> HessianTrace:
+                  mode: str | None = None, parameters: Sequence[str] | None = None,
+                  progress: Any = False) -> HessianTrace:
     """Trace of the Hessian from Rademacher probes, stopping at a relative standard error.
 
     Hutchinson (1989): :math:`\\operatorname{tr} H = \\mathbb{E}[z^\\top H z]` for
@@ -330,6 +356,9 @@ def hessian_trace(model: nn.Module, loss_fn: Callable, data: Any, *, method: str
         kind: ``"hessian"`` (default) or ``"gauss-newton"``.
         mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
         parameters: Names or glob patterns of the parameters H is taken over (default all).
+        progress: ``True`` for a bar on stderr counting the Hessian-vector products (with
+            the measured seconds per product after the first), or a task factory
+            ``(description, total)`` as studies pass; ``False`` is silent.
 
     Returns:
         A :class:`HessianTrace`.
@@ -355,10 +384,12 @@ def hessian_trace(model: nn.Module, loss_fn: Callable, data: Any, *, method: str
     common = {"rtol": rtol, "max_products": max_hvp, "block": 8, "min_samples": 10,
               "generator": gen, "like": _like(op)}
     start = op.n_products
-    if method == "hutchinson":
-        out = _kry.hutchinson(op.matmat, op.n_params, **common)
-    else:
-        out = _kry.hutch_pp(op.matmat, op.n_params, sketch=used_sketch, **common)
+    with as_factory(progress, func)(func, max_hvp) as task:
+        matmat = _watched(op, "matmat", task, func)
+        if method == "hutchinson":
+            out = _kry.hutchinson(matmat, op.n_params, **common)
+        else:
+            out = _kry.hutch_pp(matmat, op.n_params, sketch=used_sketch, **common)
     return HessianTrace(out.estimate, out.stderr, op.n_products - start, out.converged,
                         method, rtol, used_sketch, seed, op.kind, op.n_params,
                         ad_mode=op.ad_mode)
@@ -434,8 +465,8 @@ class HessianDensity(Tidy):
 def hessian_density(model: nn.Module, loss_fn: Callable, data: Any, *, n_runs: int = 3,
                     n_iter: int = 80, kind: str = "hessian", sigma: float | None = None,
                     n_grid: int = 1000, seed: int | torch.Generator = 0,
-                    mode: str | None = None, parameters: Sequence[str] | None = None
-                    ) -> HessianDensity:
+                    mode: str | None = None, parameters: Sequence[str] | None = None,
+                    progress: Any = False) -> HessianDensity:
     """Eigenvalue density of the Hessian by stochastic Lanczos quadrature (SLQ).
 
     Each run draws a Rademacher vector v (normalised), runs ``n_iter`` Lanczos steps with
@@ -465,6 +496,9 @@ def hessian_density(model: nn.Module, loss_fn: Callable, data: Any, *, n_runs: i
         seed: Seed of the start vectors (an int or a ``torch.Generator``).
         mode: ``None`` (each module's current mode), ``"eval"`` or ``"train"``.
         parameters: Names or glob patterns of the parameters H is taken over (default all).
+        progress: ``True`` for a bar on stderr counting the Hessian-vector products (with
+            the measured seconds per product after the first), or a task factory
+            ``(description, total)`` as studies pass; ``False`` is silent.
 
     Returns:
         A :class:`HessianDensity`.
@@ -491,9 +525,11 @@ def hessian_density(model: nn.Module, loss_fn: Callable, data: Any, *, n_runs: i
     start = op.n_products
     nodes = torch.zeros(n_runs, n_iter, dtype=torch.float64)
     weights = torch.zeros(n_runs, n_iter, dtype=torch.float64)
-    for r in range(n_runs):
-        th, w, m = _kry.slq_run(op.matvec, op.n_params, n_iter, gen, _like(op))
-        nodes[r, :m], weights[r, :m] = th, w
+    with as_factory(progress, func)(func, n_runs * n_iter) as task:
+        matvec = _watched(op, "matvec", task, func)
+        for r in range(n_runs):
+            th, w, m = _kry.slq_run(matvec, op.n_params, n_iter, gen, _like(op))
+            nodes[r, :m], weights[r, :m] = th, w
     live = nodes[weights > 0] if bool((weights > 0).any()) else nodes.reshape(-1)
     lo, hi = float(live.min()), float(live.max())
     if sigma is None:
