@@ -20,7 +20,8 @@ from torch.func import functional_call
 
 from deepscope.errors import DeepscopeValueError, param_error
 
-__all__ = ["as_batches", "call", "check_loss_fn", "check_model", "each_batch", "first_tensor",
+__all__ = ["as_batches", "call", "check_input_width", "check_loss_fn", "check_model",
+           "check_per_example", "each_batch", "first_tensor",
            "functional", "move", "select_parameters"]
 
 _DATA = "an (inputs, targets) pair or an iterable of such pairs"
@@ -172,3 +173,36 @@ def each_batch(batches: Iterable, func: str, device: torch.device, loss_fn: Any 
         yield x, y, (count(loss_fn, y, n) if loss_fn is not None else n)
     if not seen:
         raise DeepscopeValueError(f"The 'data' of {func} holds no batches.")
+
+
+#: Modules whose training-mode output for one example depends on the rest of its batch
+#: (batch statistics) or on fresh randomness.
+_BATCH_COUPLED = (nn.modules.batchnorm._BatchNorm, nn.modules.dropout._DropoutNd)
+
+
+def check_per_example(model: nn.Module, func: str, what: str) -> None:
+    """Refuse a model whose per-example outputs are ill-defined: BatchNorm or Dropout in
+    training mode (their output for one example depends on the batch or on a random draw).
+
+    Raises:
+        DeepscopeValueError: naming the first such module and what to do.
+    """
+    for name, module in model.named_modules():
+        if module.training and isinstance(module, _BATCH_COUPLED):
+            raise DeepscopeValueError(
+                f"{func} computes {what}, which is undefined while module {name!r} "
+                f"({type(module).__name__}) is in training mode: its output for one example "
+                "depends on the rest of the batch or on a random draw. Call model.eval() "
+                "first (the lens restores nothing it did not change).")
+
+
+def check_input_width(model: nn.Module, d: int, func: str, *, dtype: torch.dtype,
+                      device: torch.device) -> None:
+    """Run the model once on a ``(2, d)`` input and turn a shape error into one line."""
+    try:
+        with torch.no_grad():
+            call(model, torch.ones(2, d, dtype=dtype, device=device))
+    except RuntimeError as exc:
+        raise DeepscopeValueError(
+            f"The 'd' parameter of {func} must be the model's input width: the model failed "
+            f"on a (2, {d}) input ({str(exc).splitlines()[0]}). Got d={d}.") from None

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.func import grad, jvp, vjp, vmap
 
-from deepscope.errors import DeepscopeValueError, check_choice, param_error
+from deepscope.errors import DeepscopeError, DeepscopeValueError, check_choice, param_error
 from deepscope.lenses._model import (
     as_batches,
     check_loss_fn,
@@ -169,6 +169,17 @@ class HessianOperator:
                 if self.ad_mode == MODES_AD[0]:
                     return jvp(grad(f), (at,), (v,))[1]
                 return vjp(grad(f), at)[1](v)[0]
+        try:  # a failing forward or loss is the data's fault, not the derivatives'
+            with torch.no_grad():
+                f(at)
+        except DeepscopeError:
+            raise
+        except (RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise DeepscopeValueError(
+                f"{self.func}: the loss failed on the first batch, before any derivative "
+                f"({type(err).__name__}: {str(err).splitlines()[0][:300]}). Check the inputs "
+                "and targets (dtype, shape, label range) against what the model and loss_fn "
+                "expect.") from None
         failures = []
         for subs in (False, True):
             for mode in MODES_AD:

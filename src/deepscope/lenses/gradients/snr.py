@@ -35,8 +35,8 @@ import torch
 from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
-from deepscope.lenses._model import (check_loss_fn, check_model, functional, move,
-                                     select_parameters)
+from deepscope.lenses._model import (check_loss_fn, check_model, check_per_example, functional,
+                                     move, select_parameters)
 from deepscope.lenses._result import Tidy
 
 __all__ = ["GradientSNR", "GradientSNRAccumulator", "gradient_snr"]
@@ -148,6 +148,8 @@ class GradientSNRAccumulator:
         check_loss_fn(loss_fn, _FUNC)
         if not isinstance(per_example, bool):
             raise param_error("per_example", _FUNC, "a bool", per_example, type_error=True)
+        if per_example:
+            check_per_example(model, _FUNC, "per-example gradients")
         self.model, self.loss_fn, self.per_example = model, loss_fn, per_example
         self.names = select_parameters(model, parameters, _FUNC)
         chosen = set(self.names)

@@ -40,7 +40,8 @@ from deepscope.lenses.gradients.functional import (
     target_gradient_moments,
 )
 from deepscope.lenses.gradients.snr import GradientSNR, gradient_snr  # noqa: F401  (re-exported)
-from deepscope.lenses._model import check_loss_fn, check_model
+from deepscope.lenses._model import (check_input_width, check_loss_fn, check_model,
+                                      check_per_example)
 from deepscope.lenses._result import Tidy
 from deepscope.seeding import make_generator
 
@@ -283,6 +284,8 @@ def parity_gradient_variance(model: torch.nn.Module, loss_fn: Callable, d: int, 
     else:
         k = check_int(subsets, "subsets", func, low=0, high=d)
     batch_size = check_int(batch_size, "batch_size", func, low=1)
+    check_per_example(model, func, "per-example gradients")
+    check_input_width(model, d, func, dtype=fm.dtype, device=fm.device)
     gen, seed = make_generator(seed, "seed", func)
     inputs = None
     if n_inputs is not None:
