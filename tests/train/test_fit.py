@@ -143,3 +143,24 @@ def test_needs_a_budget_and_matching_lengths():
         fit(_model(), nn.functional.mse_loss, (x, y))
     with pytest.raises(DeepscopeError, match="'data' parameter of fit"):
         fit(_model(), nn.functional.mse_loss, (x, y[:10]), steps=1)
+
+
+def test_engine_without_optimizer_and_resume_by_step():
+    class Engine(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.steps = 0
+
+    seen = []
+
+    def step_fn(model, batch, optimizer):
+        assert optimizer is None and batch is None
+        model.steps += 1
+        return {"loss": float(model.steps)}
+
+    eng = Engine()
+    res = fit(eng, None, lambda step, g: None, optimizer=None, step_fn=step_fn, steps=7,
+              schedule=[5, 7], on_step=lambda s, m, logs: seen.append(s), resume={"step": 3})
+    assert eng.steps == 4 and res.steps == 7 and seen == [5, 7]
+    with pytest.raises(DeepscopeError, match="'optimizer' parameter of fit"):
+        fit(_model(), nn.functional.mse_loss, _data(), optimizer=None, steps=1)

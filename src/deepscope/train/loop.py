@@ -292,7 +292,8 @@ def fit(
             an iterable of such batches (a DataLoader: one pass per epoch), or a callable
             ``data(step, generator) -> batch`` drawing fresh samples.
         optimizer: ``"sgd"``, ``"adam"``, a ``torch.optim.Optimizer`` or a callable
-            ``params -> Optimizer``.
+            ``params -> Optimizer``; ``None`` with a ``step_fn`` that updates the model
+            itself (a vectorised engine with hand-written gradients; it gets ``None``).
         lr: Learning rate of ``"sgd"`` / ``"adam"``.
         momentum: Momentum of ``"sgd"``.
         weight_decay: Weight decay of ``"sgd"`` / ``"adam"``.
@@ -329,6 +330,7 @@ def fit(
     from deepscope.lenses._model import check_model
 
     check_model(model, _FUNC)
+    custom_step = step_fn
     if step_fn is None:
         if not callable(loss_fn):
             raise param_error("loss_fn", _FUNC, "a callable loss_fn(outputs, targets)",
@@ -355,8 +357,17 @@ def fit(
         except (TypeError, ValueError):
             raise param_error("schedule", _FUNC, "None or an iterable of step numbers",
                               schedule) from None
-    opt = _make_optimizer(optimizer, model, lr, momentum, weight_decay)
-    if resume and resume.get("optimizer") is not None:
+    if optimizer is None:  # the step_fn updates the model itself (a vectorised engine)
+        if custom_step is None:
+            raise param_error("optimizer", _FUNC, "'sgd', 'adam', an Optimizer or a callable "
+                              "(None only with a step_fn that updates the model itself)", None)
+        if lr_scheduler is not None:
+            raise param_error("lr_scheduler", _FUNC, "None when optimizer is None",
+                              lr_scheduler)
+        opt = None
+    else:
+        opt = _make_optimizer(optimizer, model, lr, momentum, weight_decay)
+    if opt is not None and resume and resume.get("optimizer") is not None:
         opt.load_state_dict(resume["optimizer"])
     scheduler = lr_scheduler(opt) if lr_scheduler is not None else None
     if scheduler is not None and resume and resume.get("scheduler") is not None:
@@ -396,7 +407,7 @@ def fit(
     finally:
         model.train(was_training)
     state = batches.state()
-    state.update(step=step, optimizer=opt.state_dict(),
+    state.update(step=step, optimizer=None if opt is None else opt.state_dict(),
                  scheduler=scheduler.state_dict() if scheduler is not None else None)
     return FitResult(steps=step, epochs=batches.epoch, losses=np.asarray(losses, np.float64),
                      stopped=stopped, seed=seed_value, optimizer=opt, state=state)

@@ -133,6 +133,7 @@ def run(config: ParityConfig, ctx: StudyContext) -> None:
     """Exact variances, the linear-periodic family, then all (d, seed) nets trained."""
     from deepscope.data.parity import random_subset
     from deepscope.studies.parity.training import ParityGroup
+    from deepscope.train import fit
 
     cfg, rec = config, ctx.run
     seeds = cfg.seed_list()
@@ -168,24 +169,35 @@ def run(config: ParityConfig, ctx: StudyContext) -> None:
         test = g.sample(cfg.n_test, torch.Generator().manual_seed(99_991 + d))  # shared
         seed_arr = np.asarray(seeds)
         label = f"parity: d={d}, {len(seeds)} seed(s), width {cfg.width_factor * d}"
-        with ctx.task(label, cfg.max_iterations) as task:
-            task.update(completed=g.steps)
-            while g.steps < cfg.max_iterations and bool(g.active.any()):
-                n = min(cfg.eval_every, cfg.max_iterations - g.steps)
-                loss = torch.zeros(len(seeds), dtype=torch.float64, device=ctx.device)
-                for _ in range(n):
-                    loss += g.step(cfg.batch_size, cfg.lr)
-                acc = g.accuracy(test)
-                active = g.active.cpu().numpy()
-                rec.record(step=g.steps, lens="training", layer=f"d={d}", metric="accuracy",
-                           value=np.where(active, acc.cpu().numpy(), np.nan), seed=seed_arr)
-                rec.record(step=g.steps, lens="training", layer=f"d={d}", metric="loss",
-                           value=np.where(active, (loss / n).cpu().numpy(), np.nan),
-                           seed=seed_arr)
-                g.active &= acc < cfg.target_accuracy
-                task.advance(n)
-                state["groups"][d] = g.state_dict()
-                ctx.checkpoint(state)
+        window = {"loss": torch.zeros(len(seeds), dtype=torch.float64, device=ctx.device),
+                  "since": g.steps}
+
+        def step_fn(group, batch, optimizer, window=window):
+            window["loss"] += group.step(cfg.batch_size, cfg.lr)
+            return {}
+
+        def on_step(step, group, logs, test=test, seed_arr=seed_arr, d=d, window=window):
+            n = step - window["since"]
+            acc = group.accuracy(test)
+            active = group.active.cpu().numpy()
+            rec.record(step=step, lens="training", layer=f"d={d}", metric="accuracy",
+                       value=np.where(active, acc.cpu().numpy(), np.nan), seed=seed_arr)
+            rec.record(step=step, lens="training", layer=f"d={d}", metric="loss",
+                       value=np.where(active, (window["loss"] / n).cpu().numpy(), np.nan),
+                       seed=seed_arr)
+            group.active &= acc < cfg.target_accuracy
+            window["loss"].zero_()
+            window["since"] = step
+            state["groups"][d] = group.state_dict()
+            ctx.checkpoint(state)
+            return not bool(group.active.any())
+
+        if g.steps < cfg.max_iterations and bool(g.active.any()):
+            marks = set(range(g.steps + cfg.eval_every, cfg.max_iterations, cfg.eval_every))
+            fit(g, None, lambda step, generator: None, optimizer=None, step_fn=step_fn,
+                steps=cfg.max_iterations, schedule=marks | {cfg.max_iterations},
+                on_step=on_step, resume={"step": g.steps},
+                progress=lambda desc, total, label=label: ctx.task(label, total))
         final = g.accuracy(test).cpu().numpy()
         rec.record(step=g.steps, lens="final", layer=f"d={d}", metric="accuracy",
                    value=final, seed=seed_arr)

@@ -34,8 +34,12 @@ def _uniform(shape: tuple[int, ...], bound: float, gen: torch.Generator) -> torc
     return (torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * bound
 
 
-class ParityGroup:
+class ParityGroup(torch.nn.Module):
     """S nets ``d -> width -> 1`` (ReLU), each with its own parity target, trained together.
+
+    A vectorised engine with a hand-written SGD step (:meth:`step`), trained through
+    :func:`deepscope.train.fit` as its ``step_fn``; its state is :meth:`state_dict` (plain
+    tensors), not ``nn.Module``'s.
 
     Args:
         d: input dimension.
@@ -48,6 +52,7 @@ class ParityGroup:
 
     def __init__(self, d: int, width: int, seeds: Sequence[int], subsets: Sequence[tuple],
                  device: torch.device) -> None:
+        super().__init__()
         self.d, self.width, self.seeds = d, width, tuple(seeds)
         self.device = device
         S = len(self.seeds)
