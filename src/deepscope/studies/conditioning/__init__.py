@@ -41,6 +41,7 @@ import torch
 from deepscope.errors import check_float, check_int, param_error
 from deepscope.studies._config import option, validate_choices
 from deepscope.studies._registry import Study, StudyContext, register
+from deepscope.train import fit
 
 __all__ = ["ConditioningConfig", "curve_matrix", "gd_iterations_to", "piecewise_linear",
            "population_gd_error"]
@@ -204,6 +205,15 @@ def _eval_steps(iterations: int, every: int) -> set[int]:
     return set(grid.tolist()) | set(range(every, iterations + 1, every)) | {iterations}
 
 
+class _Weights(torch.nn.Module):
+    """The linear learners' weights: ``U`` (fc, ``n x n``) and ``u`` (conv, 3 taps)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.U = torch.zeros(n, n, dtype=torch.float64)
+        self.u = torch.zeros(3, dtype=torch.float64)
+
+
 def _sgd(learner: str, cfg: ConditioningConfig, n: int, seed: int, iterations: int,
          task, stop: float | None = None) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
     """SGD on fresh curves from zero; returns evaluation steps, relative test errors and the
@@ -218,31 +228,41 @@ def _sgd(learner: str, cfg: ConditioningConfig, n: int, seed: int, iterations: i
     q_test = _patches(f_test)
     denom = float((p_test ** 2).sum())
     evals = _eval_steps(iterations, cfg.eval_every)
-    gen = torch.Generator().manual_seed(seed)   # same training curves for every learner
-    U = torch.zeros(n, n, dtype=torch.float64)
-    u = torch.zeros(3, dtype=torch.float64)
+    w = _Weights(n)
+    drawn: dict[str, torch.Tensor] = {}
 
     def predict() -> torch.Tensor:
-        return f_test @ U.T if learner == "fc" else q_test @ u
+        return f_test @ w.U.T if learner == "fc" else q_test @ w.u
 
-    rows = [(0, 1.0)]
-    for it in range(1, iterations + 1):
-        if (it - 1) % CHUNK == 0:   # fresh curves for CHUNK steps drawn in one call
-            p_all, f_all = piecewise_linear(min(CHUNK, iterations - it + 1) * m, n, k, gen)
+    def curves(it: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        # the same training curves for every learner: CHUNK steps' worth drawn in one call
+        if (it - 1) % CHUNK == 0:
+            drawn["p"], drawn["f"] = piecewise_linear(min(CHUNK, iterations - it + 1) * m, n,
+                                                      k, generator)
         lo = ((it - 1) % CHUNK) * m
-        p, f = p_all[lo:lo + m], f_all[lo:lo + m]
+        return drawn["p"][lo:lo + m], drawn["f"][lo:lo + m]
+
+    def step_fn(model: _Weights, batch, optimizer) -> dict:
+        p, f = batch
         if learner == "fc":
-            U -= lr_fc / (m * n) * (f @ U.T - p).T @ f
+            model.U -= lr_fc / (m * n) * (f @ model.U.T - p).T @ f
         else:
             q = _patches(f)
-            g = torch.einsum("mj,mja->a", q @ u - p, q) / (m * n)
-            u -= precond @ g if learner == "conv+conditioning" else lr_conv * g
-        if it in evals:
-            rows.append((it, float(((predict() - p_test) ** 2).sum()) / denom))
-            task.advance(it - rows[-2][0])
-            if stop is not None and rows[-1][1] <= stop:
-                task.advance(iterations - it)
-                break
+            g = torch.einsum("mj,mja->a", q @ model.u - p, q) / (m * n)
+            model.u -= precond @ g if learner == "conv+conditioning" else lr_conv * g
+        return {}
+
+    rows = [(0, 1.0)]
+
+    def on_step(it: int, model: _Weights, logs: dict) -> bool:
+        rows.append((it, float(((predict() - p_test) ** 2).sum()) / denom))
+        task.advance(it - rows[-2][0])
+        return stop is not None and rows[-1][1] <= stop
+
+    res = fit(w, None, curves, optimizer=None, step_fn=step_fn, steps=iterations, seed=seed,
+              schedule=evals, on_step=on_step)
+    if res.stopped:
+        task.advance(iterations - res.steps)
     steps, errs = np.array(rows).T
     return steps.astype(int), errs, predict()
 
