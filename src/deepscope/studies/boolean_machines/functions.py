@@ -257,22 +257,36 @@ def train_units(
     """
     import torch
 
+    from deepscope.train import fit
+
     dtype = torch.float64
     x = _signed_inputs(n_bits, dtype, device)  # (2^N, N+1)
     y = torch.as_tensor(2 * table_bits(targets, n_bits) - 1, dtype=dtype, device=device)
     train = torch.as_tensor(table_bits(masks, n_bits), dtype=dtype, device=device)
     count = train.sum(1, keepdim=True).clamp_min(1)
-    w = torch.zeros(len(targets), n_bits + 1, dtype=dtype, device=device)
-    for _ in range(steps):
-        margin = y * (w @ x.T)
+
+    class Units(torch.nn.Module):   # one unit per problem: the weights w (P, N+1)
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.zeros(len(targets), n_bits + 1, dtype=dtype, device=device)
+
+    units = Units()
+
+    def step_fn(model, batch, optimizer) -> dict:
+        margin = y * (model.w @ x.T)
         if learner == "perceptron":
             wrong = (margin <= 0).to(dtype) * train
             if not bool(wrong.any()):
-                break
-            w = w + lr * (wrong * y) @ x
+                return {"separated": 1.0}   # every subset separated: stop, w unchanged
+            model.w = model.w + lr * (wrong * y) @ x
         else:
             weight = torch.sigmoid(-margin) * train / count
-            w = w + lr * (weight * y) @ x
+            model.w = model.w + lr * (weight * y) @ x
+        return {}
+
+    fit(units, None, lambda step, generator: None, optimizer=None, step_fn=step_fn,
+        steps=steps, on_step=lambda step, model, logs: "separated" in logs)
+    w = units.w
     pred = (w @ x.T > 0).to(dtype) * 2 - 1
     correct = pred == y
     recovered = correct.all(1)
