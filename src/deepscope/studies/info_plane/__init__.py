@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from deepscope.errors import check_float, check_int, param_error
 from deepscope.nets.mlp import check_widths
@@ -117,11 +118,25 @@ class InfoPlaneConfig:
         return {"k": self.k}
 
 
+class _Epochs(torch.nn.Module):
+    """:func:`deepscope.train.fit`'s view of the stacked trainer: one step is one epoch of
+    every seed (the trainer's own batch streams, optimizer and hand-written backward)."""
+
+    def __init__(self, trainer) -> None:
+        super().__init__()
+        self.trainer = trainer
+
+    @staticmethod
+    def step(engine: "_Epochs", batch, optimizer) -> dict:
+        engine.trainer.run(engine.trainer.epoch + 1)
+        return {}
+
+
 def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
     """Train all seeds at once and measure every layer at every capture epoch."""
     from deepscope.data import tishby12
     from deepscope.lenses.information import information_plane_stacked
-    from deepscope.train import StackedMLPTrainer
+    from deepscope.train import StackedMLPTrainer, fit
 
     X, y = tishby12(device=ctx.device)
     trainer = StackedMLPTrainer(
@@ -155,17 +170,23 @@ def run(config: InfoPlaneConfig, ctx: StudyContext) -> None:
         timings["measure_s"] += time.perf_counter() - t0
 
     label = f"info-plane: {len(seeds)} seed(s), {config.activation}, {config.estimator}"
-    with ctx.task(label, config.epochs) as task:
-        task.update(completed=trainer.epoch)
-        while trainer.epoch < config.epochs:
-            stop = min(trainer.epoch + config.checkpoint_every, config.epochs)
-            t0 = time.perf_counter()
-            # One schedule for every chunk: the trainer never captures an epoch twice,
-            # also across a checkpoint and resume.
-            trainer.run(stop, capture_epochs=schedule, on_capture=on_capture,
-                        progress=lambda _n: task.advance(1))
-            timings["train_s"] += time.perf_counter() - t0
+    captures = set(schedule)
+    checkpoints = set(range(config.checkpoint_every, config.epochs, config.checkpoint_every))
+    checkpoints.add(config.epochs)
+    clock = {"t0": time.perf_counter(), "train_s": timings["train_s"]}
+
+    def on_step(epoch: int, engine: _Epochs, logs: dict) -> None:
+        if epoch in captures:  # the trainer never captures an epoch twice (resume too)
+            trainer.run(epoch, capture_epochs=[epoch], on_capture=on_capture)
+        if epoch in checkpoints:
+            timings["train_s"] = clock["train_s"] + time.perf_counter() - clock["t0"]
             ctx.checkpoint({"trainer": trainer.state_dict(), "timings": dict(timings)})
+
+    if trainer.epoch < config.epochs:
+        fit(_Epochs(trainer), None, lambda step, generator: None, optimizer=None,
+            step_fn=_Epochs.step, steps=config.epochs, schedule=captures | checkpoints,
+            on_step=on_step, resume={"step": trainer.epoch},
+            progress=lambda description, total: ctx.task(label, total))
     timings["train_s"] -= timings["measure_s"]
     rec.update_manifest(timings={k: round(v, 3) for k, v in timings.items()})
 
