@@ -170,3 +170,14 @@ def test_low_memory_curvature_path_matches_the_known_top_eigenvalue(tmp_path, mo
     exact = float(torch.linalg.eigvalsh(2 * a.T @ a / 64)[-1])   # H of the mean squared error
     assert top == pytest.approx(exact, rel=1e-3)
     assert "power iteration" in " ".join(run.manifest["findings"])
+
+
+def test_registered_lenses_join_by_name_including_the_representations_lens(files):
+    path, model = files
+    x, y = load_data(path / "batch.pt")
+    run = ds.inspect(model, data=(x, y), loss_fn=ds.losses.cross_entropy,
+                     root=path / "runs", lenses=["representations.cka_matrix"])
+    assert [r["status"] for r in run.manifest["lenses"]] == ["done"], run.manifest["lenses"]
+    frame = run.measurements()
+    cka = frame[frame.metric == "cka"]
+    assert len(cka) > 0 and cka.value.max() <= 1.0 + 1e-9

@@ -295,15 +295,19 @@ class NotApplicable(Exception):
 
 
 #: Argument names a registered lens may take, and what inspect passes for them.
-_ARGUMENTS = {"model": "model", "net": "model", "module": "model", "loss_fn": "loss_fn",
-              "data": "data", "batch": "data", "batches": "batches"}
+_ARGUMENTS = {"model": "model", "net": "model", "module": "model", "model_a": "model",
+              "model_b": "itself", "loss_fn": "loss_fn", "data": "data", "batch": "data",
+              "batches": "batches"}
+#: Arguments for which None is the meaning inspect wants (``model_b=None``: the model with
+#: itself, e.g. the layer-by-layer CKA matrix of one model).
+_NONE_MEANS = {"itself"}
 
 
 def _arguments(func: Callable, ctx: _Context, name: str) -> list:
     """Positional arguments of ``func`` bound by name; a required one inspect lacks: skip."""
     import inspect as _inspect
 
-    values = {"model": ctx.model, "loss_fn": ctx.loss_fn, "data": ctx.data,
+    values = {"model": ctx.model, "loss_fn": ctx.loss_fn, "data": ctx.data, "itself": None,
               "batches": None if ctx.data is None else _split(ctx.data)}
     args = []
     for p in _inspect.signature(func).parameters.values():
@@ -311,7 +315,7 @@ def _arguments(func: Callable, ctx: _Context, name: str) -> list:
                 p.default is not p.empty:
             break
         key = _ARGUMENTS.get(p.name)
-        if key is None or values[key] is None:
+        if key is None or (values[key] is None and key not in _NONE_MEANS):
             raise NotApplicable(f"{name} needs '{p.name}', which inspect cannot provide from "
                                 "a model, a batch and a loss")
         args.append(values[key])

@@ -49,16 +49,6 @@ from deepscope.lenses.curvature.operator import KINDS, HessianOperator
 from deepscope.lenses._result import Tidy
 from deepscope.seeding import make_generator
 
-__all__ = [
-    "HessianDensity",
-    "HessianEigs",
-    "HessianOperator",
-    "HessianTrace",
-    "hessian_density",
-    "hessian_eigs",
-    "hessian_trace",
-    "hvp",
-]
 
 WHICH = ("largest", "smallest", "both")
 TRACE_METHODS = ("hutch++", "hutchinson")

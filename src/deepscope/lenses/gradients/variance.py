@@ -45,13 +45,6 @@ from deepscope.lenses._model import (check_input_width, check_loss_fn, check_mod
 from deepscope.lenses._result import Tidy
 from deepscope.seeding import make_generator
 
-__all__ = [
-    "GradientSNR",
-    "GradientVariance",
-    "gradient_snr",
-    "gradient_variance_across_targets",
-    "parity_gradient_variance",
-]
 
 #: Largest ``d`` for which :func:`parity_gradient_variance` enumerates all ``2^d`` inputs.
 MAX_EXACT_D = 24

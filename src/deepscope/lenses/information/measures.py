@@ -68,16 +68,6 @@ from deepscope.lenses.information.inputs import (  # noqa: F401
     _prepare,
 )
 
-__all__ = [
-    "BinnedInformation",
-    "InformationPlane",
-    "StackedInformationPlane",
-    "entropy",
-    "information_plane",
-    "information_plane_stacked",
-    "mutual_information",
-    "mutual_information_bounds",
-]
 
 # ----------------------------------------------------------------------------- entropies
 

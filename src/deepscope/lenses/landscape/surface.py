@@ -37,18 +37,6 @@ from deepscope.lenses.landscape.align import align_impl
 from deepscope.lenses.landscape.directions import random_direction_impl
 from deepscope.lenses.landscape.sharpness import BOXES, METHODS, Objective, lbfgsb, pga, radius
 
-__all__ = [
-    "Interpolation",
-    "LossLine",
-    "LossPlane",
-    "Sharpness",
-    "align_neurons",
-    "interpolate",
-    "loss_line",
-    "loss_plane",
-    "random_direction",
-    "sharpness",
-]
 
 
 # ----------------------------------------------------------------------------- results

@@ -69,20 +69,6 @@ from deepscope.lenses.regions.results import (
     SegmentsRegions,
 )
 
-__all__ = [
-    "SUPPORTED",
-    "ActivationPatterns",
-    "PlaneRegions",
-    "SegmentRegions",
-    "SegmentsRegions",
-    "activation_patterns",
-    "count_patterns",
-    "plane_coordinates",
-    "plane_through",
-    "regions_in_plane",
-    "regions_on_segment",
-    "regions_on_segments",
-]
 
 
 def _tensor(x: Any, name: str, func: str, device: torch.device | None = None) -> torch.Tensor:

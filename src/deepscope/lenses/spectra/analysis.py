@@ -41,17 +41,6 @@ from deepscope.lenses.spectra.matrices import WeightMatrix
 from deepscope.lenses.spectra.results import (MarchenkoPasturFit, PowerLawFit,
                                               WeightSpectra, js_distance)
 
-__all__ = [
-    "MarchenkoPasturFit",
-    "PowerLawFit",
-    "WeightMatrix",
-    "WeightSpectra",
-    "analyze_weights",
-    "esd",
-    "fit_marchenko_pastur",
-    "fit_power_law",
-    "weight_matrices",
-]
 
 _CONV = ("slices", "reshape")
 
