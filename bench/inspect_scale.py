@@ -46,7 +46,9 @@ def main() -> None:
     import datetime
     import os
 
-    out = {"command": "python bench/inspect_scale.py" + (" --small" if args.small else ""),
+    command = "python bench/inspect_scale.py" + (" --small" if args.small else "") + (
+        f" --time-limit {args.time_limit:g}" if args.time_limit != 1800.0 else "")
+    out = {"command": command,
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
            "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                        "load_avg_1m": round(os.getloadavg()[0], 1), "torch": torch.__version__,

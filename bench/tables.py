@@ -136,10 +136,25 @@ def _layer_representations(data: dict) -> str:
             + f"\n\nTrain + measure time of the whole study: {total:.0f} s.\n")
 
 
+def _inspect_scale(data: dict) -> str:
+    r = data["results"]
+    lines = [f"GPT-2-small from `GPT2Config()` at random init ({r['params']:,} parameters), a batch "
+             f"of {r['batch'][0]} x {r['batch'][1]} tokens, one thread, default lenses with the "
+             f"budgets `ds.inspection.budgets` sizes to the model ({r['budgets']}); whole "
+             f"checkup {r['total_seconds']:.0f} s.", "",
+             "| lens | status | seconds | peak RSS MiB |", "|---|---|---:|---:|"]
+    for lens in r["lenses"]:
+        rss = lens.get("peak_rss_mib")
+        lines.append(f"| {lens['lens']} | {lens['status']} | {lens['seconds']:.1f} | "
+                     f"{'' if rss is None else f'{rss:,.0f}'} |")
+    return _head(data) + "\n".join(lines) + "\n"
+
+
 RENDER: dict[str, Callable[[dict], str]] = {
     "startup": _startup, "threads": _threads, "study_times": _study_times,
     "representations": _representations, "representations_quick": _representations,
     "layer_representations_study": _layer_representations, "representations_twonn": _twonn,
+    "inspect_scale": _inspect_scale,
 }
 
 
