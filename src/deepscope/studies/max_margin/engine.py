@@ -24,99 +24,82 @@ __all__ = ["ENGINES", "Engine", "LinearModel", "TwoLayerLinear", "compiled"]
 _COMPILED: dict | None = None
 
 
-def _gd(a, w, lr, n):  # pragma: no cover - compiled
+def _descent(a, w, g):  # pragma: no cover - compiled
+    """``g = -grad L(w) = sum_n sigmoid(-a_n . w) a_n`` for the rows ``a_n = y_n x_n``."""
     rows, d = a.shape
-    g = np.empty(d)
-    for _ in range(n):
-        g[:] = 0.0
-        for i in range(rows):
-            m = 0.0
-            for j in range(d):
-                m += a[i, j] * w[j]
-            s = 1.0 / (1.0 + math.exp(m))
-            for j in range(d):
-                g[j] += s * a[i, j]
+    g[:] = 0.0
+    for i in range(rows):
+        m = 0.0
         for j in range(d):
-            w[j] += lr * g[j]
-
-
-def _momentum(a, w, v, lr, mu, n):  # pragma: no cover - compiled
-    rows, d = a.shape
-    g = np.empty(d)
-    for _ in range(n):
-        g[:] = 0.0
-        for i in range(rows):
-            m = 0.0
-            for j in range(d):
-                m += a[i, j] * w[j]
-            s = 1.0 / (1.0 + math.exp(m))
-            for j in range(d):
-                g[j] += s * a[i, j]
+            m += a[i, j] * w[j]
+        s = 1.0 / (1.0 + math.exp(m))
         for j in range(d):
-            v[j] = mu * v[j] + lr * g[j]
-            w[j] += v[j]
+            g[j] += s * a[i, j]
 
 
-def _adam(a, w, m1, m2, t0, lr, b1, b2, eps, n):  # pragma: no cover - compiled
-    rows, d = a.shape
-    g = np.empty(d)
-    for k in range(n):
-        g[:] = 0.0
-        for i in range(rows):
-            m = 0.0
+def _loops(descent) -> dict:
+    """The four update loops around one descent-direction kernel (compiled or not)."""
+
+    def gd(a, w, lr, n):  # pragma: no cover - compiled
+        g = np.empty(a.shape[1])
+        for _ in range(n):
+            descent(a, w, g)
+            for j in range(w.shape[0]):
+                w[j] += lr * g[j]
+
+    def momentum(a, w, v, lr, mu, n):  # pragma: no cover - compiled
+        g = np.empty(a.shape[1])
+        for _ in range(n):
+            descent(a, w, g)
+            for j in range(w.shape[0]):
+                v[j] = mu * v[j] + lr * g[j]
+                w[j] += v[j]
+
+    def adam(a, w, m1, m2, t0, lr, b1, b2, eps, n):  # pragma: no cover - compiled
+        g = np.empty(a.shape[1])
+        for k in range(n):
+            descent(a, w, g)   # the gradient is -g
+            t = t0 + k + 1
+            c1 = 1.0 - b1 ** t
+            c2 = 1.0 - b2 ** t
+            for j in range(w.shape[0]):
+                m1[j] = b1 * m1[j] - (1.0 - b1) * g[j]
+                m2[j] = b2 * m2[j] + (1.0 - b2) * g[j] * g[j]
+                w[j] -= lr * (m1[j] / c1) / (math.sqrt(m2[j] / c2) + eps)
+
+    def two_layer(a, w1, w2, lr, n):  # pragma: no cover - compiled
+        d, k = a.shape[1], w2.shape[0]
+        u = np.empty(d)
+        g = np.empty(d)
+        for _ in range(n):
             for j in range(d):
-                m += a[i, j] * w[j]
-            s = 1.0 / (1.0 + math.exp(m))
-            for j in range(d):
-                g[j] -= s * a[i, j]
-        t = t0 + k + 1
-        c1 = 1.0 - b1 ** t
-        c2 = 1.0 - b2 ** t
-        for j in range(d):
-            m1[j] = b1 * m1[j] + (1.0 - b1) * g[j]
-            m2[j] = b2 * m2[j] + (1.0 - b2) * g[j] * g[j]
-            w[j] -= lr * (m1[j] / c1) / (math.sqrt(m2[j] / c2) + eps)
-
-
-def _two_layer(a, w1, w2, lr, n):  # pragma: no cover - compiled
-    rows, d = a.shape
-    k = w2.shape[0]
-    u = np.empty(d)
-    g = np.empty(d)
-    for _ in range(n):
-        for j in range(d):
-            u[j] = 0.0
+                u[j] = 0.0
+                for h in range(k):
+                    u[j] += w1[h, j] * w2[h]
+            descent(a, u, g)
+            # descent direction -grad: W1 += lr w2 g^T, w2 += lr W1 g (simultaneous)
             for h in range(k):
-                u[j] += w1[h, j] * w2[h]
-        g[:] = 0.0
-        for i in range(rows):
-            m = 0.0
-            for j in range(d):
-                m += a[i, j] * u[j]
-            s = 1.0 / (1.0 + math.exp(m))
-            for j in range(d):
-                g[j] += s * a[i, j]
-        # descent direction -grad: W1 += lr w2 g^T, w2 += lr W1 g (simultaneous)
-        for h in range(k):
-            dw2 = 0.0
-            for j in range(d):
-                dw2 += w1[h, j] * g[j]
-            for j in range(d):
-                w1[h, j] += lr * w2[h] * g[j]
-            w2[h] += lr * dw2
+                dw2 = 0.0
+                for j in range(d):
+                    dw2 += w1[h, j] * g[j]
+                for j in range(d):
+                    w1[h, j] += lr * w2[h] * g[j]
+                w2[h] += lr * dw2
+
+    return {"gd": gd, "momentum": momentum, "adam": adam, "two-layer": two_layer}
 
 
 def compiled() -> dict:
     """The four loops, compiled with numba when available (else the Python functions)."""
     global _COMPILED
     if _COMPILED is None:
-        funcs = {"gd": _gd, "momentum": _momentum, "adam": _adam, "two-layer": _two_layer}
         try:
             import numba
         except ImportError:
-            _COMPILED = funcs
+            _COMPILED = _loops(_descent)
         else:
-            _COMPILED = {k: numba.njit(cache=False)(f) for k, f in funcs.items()}
+            jit = numba.njit(cache=False)
+            _COMPILED = {k: jit(f) for k, f in _loops(jit(_descent)).items()}
     return _COMPILED
 
 
