@@ -16,18 +16,10 @@ from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
 
-__all__ = ["LAYER_TYPES", "as_batches", "check_model", "device_of", "matrix", "weight_layers"]
+__all__ = ["LAYER_TYPES", "as_batches", "device_of", "matrix", "weight_layers"]
 
 LAYER_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 _DATA = "an (inputs, targets) pair or an iterable of such pairs"
-
-
-def check_model(model: Any, func: str, name: str = "model") -> nn.Module:
-    """``model`` must be a :class:`torch.nn.Module`."""
-    if not isinstance(model, nn.Module):
-        raise param_error(name, func, "a torch.nn.Module", type(model).__name__,
-                          type_error=True)
-    return model
 
 
 def weight_layers(model: nn.Module, func: str) -> list[tuple[str, nn.Module]]:

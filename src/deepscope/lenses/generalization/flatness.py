@@ -17,27 +17,15 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 
 from deepscope.errors import check_choice, check_float, check_int, param_error
-from deepscope.lenses.generalization._layers import _is_pair, as_batches, check_model
+from deepscope.lenses._model import check_loss_fn, check_model
+from deepscope.lenses.generalization._layers import _is_pair, as_batches
 from deepscope.lenses.generalization.norms import _output_tensor
 from deepscope.lenses.generalization.results import GradientNoise, PacBayesFlatness
+from deepscope.seeding import make_generator
 
 __all__ = ["gradient_noise", "pac_bayes_flatness"]
 
 _SCALES = ("uniform", "magnitude")
-
-
-def _check_loss(loss_fn: Any, func: str) -> Callable:
-    if not callable(loss_fn):
-        raise param_error("loss_fn", func, "a callable loss_fn(outputs, targets) -> mean loss",
-                          type(loss_fn).__name__, type_error=True)
-    return loss_fn
-
-
-def _generator(seed: Any, func: str) -> tuple[torch.Generator, int | None]:
-    if isinstance(seed, torch.Generator):
-        return seed, None
-    s = check_int(seed, "seed", func, low=0)
-    return torch.Generator().manual_seed(s), s
 
 
 class _Evaluator:
@@ -130,7 +118,7 @@ def pac_bayes_flatness(model: nn.Module, loss_fn: Callable, data: Any, *,
     """
     func = "pac_bayes_flatness"
     check_model(model, func)
-    _check_loss(loss_fn, func)
+    check_loss_fn(loss_fn, func)
     delta = check_float(target_increase, "target_increase", func, low=0.0, closed="neither")
     check_choice(scale, "scale", func, _SCALES)
     eps = check_float(epsilon, "epsilon", func, low=0.0)
@@ -138,7 +126,7 @@ def pac_bayes_flatness(model: nn.Module, loss_fn: Callable, data: Any, *,
     repeats = check_int(repeats, "repeats", func, low=1, high=1000)
     steps = check_int(steps, "steps", func, low=1, high=200)
     chunk = check_int(chunk, "chunk", func, low=1, high=100_000)
-    gen, seed_value = _generator(seed, func)
+    gen, seed_value = make_generator(seed, "seed", func)
     ev = _Evaluator(model, loss_fn, as_batches(data, func), func)
     theta = ev.theta
     base = float(ev.losses(theta[None])[0])
@@ -214,12 +202,12 @@ def gradient_noise(model: nn.Module, loss_fn: Callable, data: Any, *,
     """
     func = "gradient_noise"
     check_model(model, func)
-    _check_loss(loss_fn, func)
+    check_loss_fn(loss_fn, func)
     bs = check_int(batch_size, "batch_size", func, low=1)
     if max_batches is not None:
         check_int(max_batches, "max_batches", func, low=2)
     if _is_pair(data):
-        gen, seed_value = _generator(seed, func)
+        gen, seed_value = make_generator(seed, "seed", func)
         x, y = data
         perm = torch.randperm(x.shape[0], generator=gen).to(x.device)
         nb = x.shape[0] // bs

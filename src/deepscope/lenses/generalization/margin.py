@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from deepscope.errors import DeepscopeValueError, check_float, param_error
-from deepscope.lenses.generalization._layers import as_batches, check_model
+from deepscope.lenses._model import check_model
+from deepscope.lenses.generalization._layers import as_batches
 from deepscope.lenses.generalization.norms import (
     _call, _output_tensor, distance_from_init, frobenius, parameter_count, path_norm, spectral,
 )

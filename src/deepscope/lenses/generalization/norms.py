@@ -22,8 +22,9 @@ from torch import nn
 from torch.func import functional_call
 
 from deepscope.errors import DeepscopeValueError, check_float, param_error
+from deepscope.lenses._model import check_model
 from deepscope.lenses.generalization._layers import (
-    check_model, device_of, matrix, weight_layers,
+    device_of, matrix, weight_layers,
 )
 from deepscope.lenses.generalization.results import (
     DistanceFromInit, Frobenius, ParameterCount, PathNorm, Spectral,
