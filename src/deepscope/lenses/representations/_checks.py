@@ -9,7 +9,7 @@ import torch
 
 from deepscope.errors import DeepscopeValueError, param_error
 
-__all__ = ["as_matrix", "as_pair", "generator"]
+__all__ = ["as_matrix", "as_pair"]
 
 
 def as_matrix(x: Any, name: str, func: str, *, min_rows: int = 2,
@@ -54,18 +54,3 @@ def as_pair(x: Any, y: Any, func: str, *, min_rows: int = 2,
         raise param_error("y", func, f"a tensor with as many rows as x ({x.shape[0]})",
                           f"{y.shape[0]} rows")
     return x, y.to(x.device)
-
-
-def generator(seed: Any, func: str, device: torch.device | str = "cpu") -> torch.Generator:
-    """A ``torch.Generator`` from an int seed (or the generator itself)."""
-    if isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise param_error("seed", func, "a non-negative int or a torch.Generator", seed,
-                          type_error=not isinstance(seed, (int, np.integer)))
-    return torch.Generator(device=device).manual_seed(int(seed))
-
-
-def seed_value(seed: Any) -> int | None:
-    """The int recorded in a result (``None`` for a generator passed in)."""
-    return None if isinstance(seed, torch.Generator) else int(seed)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
+from deepscope.lenses._model import check_model  # noqa: F401  (re-exported to this package)
 
 _DATA = ("a batch (tensor, tuple of tensors, dict, or (inputs, targets) pair) or an "
          "iterable of batches")
@@ -42,13 +43,6 @@ def _glob(pattern: str) -> re.Pattern:
             out.append(re.escape(pattern[i]))
             i += 1
     return re.compile("".join(out))
-
-
-def check_model(model: Any, func: str, name: str = "model") -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise param_error(name, func, "a torch.nn.Module", type(model).__name__,
-                          type_error=True)
-    return model
 
 
 def select_layers(model: nn.Module, layers: Any, func: str, name: str = "layers"

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from deepscope.errors import DeepscopeError, check_choice, check_float, param_error
-from deepscope.lenses.representations._checks import as_matrix, seed_value
+from deepscope.lenses.representations._checks import as_matrix
 
 __all__ = ["Embedding", "embed"]
 
@@ -110,7 +110,7 @@ def embed(acts: Any, *, method: str = "pca", perplexity: float = 30.0,
                       learning_rate="auto").fit_transform(arr)
         return Embedding(lens="representations.embed", coords=np.asarray(coords, np.float64),
                          method="tsne", explained_variance=None, perplexity=perp,
-                         seed=seed_value(seed))
+                         seed=int(seed))
     try:
         import umap
     except ImportError as exc:
@@ -119,4 +119,4 @@ def embed(acts: Any, *, method: str = "pca", perplexity: float = 30.0,
     coords = umap.UMAP(n_components=2, random_state=int(seed)).fit_transform(arr)
     return Embedding(lens="representations.embed", coords=np.asarray(coords, np.float64),
                      method="umap", explained_variance=None, perplexity=None,
-                     seed=seed_value(seed))
+                     seed=int(seed))

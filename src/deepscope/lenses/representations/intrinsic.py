@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 from deepscope.errors import check_choice, check_float, check_int, param_error
-from deepscope.lenses.representations._checks import as_matrix, generator, seed_value
+from deepscope.lenses.representations._checks import as_matrix
+from deepscope.seeding import make_generator
 
 __all__ = ["IntrinsicDimension", "intrinsic_dimension", "neighbor_distances"]
 
@@ -204,7 +205,7 @@ def intrinsic_dimension(x: Any, *, method: str = "twonn", k: int | None = None,
     discard = check_float(discard_fraction, "discard_fraction", func, low=0.0, high=0.9)
     n_boot = check_int(n_bootstrap, "n_bootstrap", func, low=0, high=100_000)
     conf = check_float(confidence, "confidence", func, low=0.0, high=1.0, closed="neither")
-    gen = generator(seed, func)
+    gen, seed_int = make_generator(seed, "seed", func)
     x = as_matrix(x, "x", func, min_rows=3)
     n = x.shape[0]
     need = {"twonn": 2, "mle": k, "gride": 2 * k}[method]
@@ -247,4 +248,4 @@ def intrinsic_dimension(x: Any, *, method: str = "twonn", k: int | None = None,
     return IntrinsicDimension(
         lens="representations.intrinsic_dimension", dimension=dim, interval=interval,
         method=method, k=k, n=n, n_unique=m, discard_fraction=discard, n_bootstrap=n_boot,
-        confidence=conf, seed=seed_value(seed))
+        confidence=conf, seed=seed_int)

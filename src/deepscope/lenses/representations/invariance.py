@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from deepscope.errors import check_float, check_int, param_error
-from deepscope.lenses.representations._checks import generator, seed_value
 from deepscope.lenses.representations._forward import (
     batches,
     check_model,
@@ -35,6 +34,7 @@ from deepscope.lenses.representations._forward import (
     split_batch,
 )
 from deepscope.lenses.representations._moments import Cross, Moments, linear_cka
+from deepscope.seeding import make_generator
 
 __all__ = ["InvarianceResult", "gaussian_noise", "invariance", "pixel_shift"]
 
@@ -167,7 +167,7 @@ def invariance(model: Any, data: Any, transform: Any, *, layers: Any = None,
                           type(transform).__name__, type_error=True)
     if max_batches is not None:
         check_int(max_batches, "max_batches", func, low=1)
-    gen = generator(seed, func)
+    gen, seed_int = make_generator(seed, "seed", func)
     names = select_layers(model, layers, func)
     device = model_device(model)
     sq = {n: 0.0 for n in names}
@@ -216,5 +216,5 @@ def invariance(model: Any, data: Any, transform: Any, *, layers: Any = None,
     s = np.asarray(sens)
     return InvarianceResult(lens="representations.invariance", layers=tuple(names),
                             sensitivity=s, invariance=1.0 - s, cka=np.asarray(cka_vals),
-                            n=n_total, transform=repr(transform), seed=seed_value(seed),
+                            n=n_total, transform=repr(transform), seed=seed_int,
                             complete=complete)

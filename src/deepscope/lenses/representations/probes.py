@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from deepscope.errors import check_choice, check_float, param_error
-from deepscope.lenses.representations._checks import as_matrix, generator, seed_value
+from deepscope.lenses.representations._checks import as_matrix
+from deepscope.seeding import make_generator
 
 __all__ = ["ProbeResult", "linear_probe"]
 
@@ -217,7 +218,7 @@ def linear_probe(features: Any, labels: Any, *, method: str = "ridge", control: 
     tf = check_float(test_fraction, "test_fraction", func, low=0.0, high=1.0, closed="neither")
     if vf + tf >= 1.0:
         raise param_error("test_fraction", func, f"less than 1 - val_fraction ({1 - vf:g})", tf)
-    gen = generator(seed, func)
+    gen, seed_int = make_generator(seed, "seed", func)
     named = features.items() if isinstance(features, Mapping) else [("x", features)]
     mats = {str(k): as_matrix(v, "features", func, min_rows=3, dtype=torch.float64)
             for k, v in named}
@@ -252,4 +253,4 @@ def linear_probe(features: Any, labels: Any, *, method: str = "ridge", control: 
                        train_accuracy=arr[:, 3], penalty=arr[:, 4], chance=chance,
                        method=method, n_train=int(split[0].numel()),
                        n_val=int(split[1].numel()), n_test=n_te, n_classes=n_classes,
-                       seed=seed_value(seed))
+                       seed=seed_int)
