@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from deepscope.errors import DeepscopeValueError, param_error
-from deepscope.lenses._model import check_model  # noqa: F401  (re-exported to this package)
 
 _DATA = ("a batch (tensor, tuple of tensors, dict, or (inputs, targets) pair) or an "
          "iterable of batches")

@@ -25,9 +25,9 @@ import numpy as np
 import torch
 
 from deepscope.errors import check_float, check_int, param_error
+from deepscope.lenses._model import check_model
 from deepscope.lenses.representations._forward import (
     batches,
-    check_model,
     forward_layers,
     model_device,
     select_layers,

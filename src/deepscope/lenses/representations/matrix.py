@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from deepscope.errors import check_int, param_error
+from deepscope.lenses._model import check_model
 from deepscope.lenses.representations._forward import (
-    check_model,
     iterate,
     iterate_pair,
     select_layers,
