@@ -21,16 +21,18 @@ SEP = "|"
 def build(net: str, cfg, seed: int) -> nn.Module:
     """The network of a seed, with an ``input`` identity layer first (inputs 1 x 8 x 8)."""
     from deepscope.nets import MLP, SmallCNN
+    from deepscope.seeding import seeded_init
 
-    with torch.random.fork_rng(devices=[]):  # seeded init; the caller's RNG state survives
-        torch.manual_seed(seed)
+    def make() -> nn.Module:
         if net == "mlp":
             body = MLP((64, *cfg.mlp_hidden, 10), "relu")
             mods = [("input", nn.Identity()), ("flatten", nn.Flatten()),
                     *body.named_children()]
         else:
             mods = [("input", nn.Identity()), *SmallCNN().named_children()]
-    return nn.Sequential(OrderedDict(mods))
+        return nn.Sequential(OrderedDict(mods))
+
+    return seeded_init(make, seed)
 
 
 def layer_names(net: str, cfg) -> tuple[str, ...]:
