@@ -14,6 +14,7 @@ training loop.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from torch import nn
 
 from deepscope.errors import check_choice, check_float, check_int, param_error
 
-__all__ = ["RBM", "ContrastiveDivergence"]
+__all__ = ["RBM", "ContrastiveDivergence", "train_rbm"]
 
 _VISIBLE = ("bernoulli", "spin")
 
@@ -233,3 +234,26 @@ class ContrastiveDivergence:
         optimizer.step()
         err = float(((v - recon) ** 2).mean())
         return {"loss": err, "free_energy_gap": float(gap.detach()), "reconstruction_error": err}
+
+
+def train_rbm(rbm: RBM, data: torch.Tensor, step: ContrastiveDivergence, *, lr: float,
+              epochs: int, batch_size: int, seed: int, momentum: float = 0.5,
+              on_epoch: Any = None) -> Any:
+    """Train ``rbm`` on the rows of ``data`` with ``step`` (CD-k / PCD) through
+    :func:`deepscope.train.fit`: SGD with ``momentum``, shuffled minibatches seeded by ``seed``,
+    and ``on_epoch(epoch, logs)`` after every full pass (``epoch`` from 1).
+
+    Returns:
+        The :class:`deepscope.train.FitResult`.
+    """
+    from deepscope.train import fit
+
+    per_epoch = -(-data.shape[0] // batch_size)
+
+    def on_step(s: int, model: RBM, logs: dict) -> None:
+        if on_epoch is not None:
+            on_epoch(s // per_epoch, logs)
+
+    return fit(rbm, None, (data, data), step_fn=step, optimizer="sgd", lr=lr,
+               momentum=momentum, epochs=epochs, batch_size=batch_size, seed=seed,
+               schedule=[per_epoch * e for e in range(1, epochs + 1)], on_step=on_step)

@@ -46,22 +46,14 @@ def measure(net: nn.Module, temps: torch.Tensor, v: torch.Tensor) -> torch.Tenso
 def train_rbm(cfg, x: torch.Tensor, n_hidden: int, seed: int, on_epoch=None):
     """An RBM trained by CD-k (or PCD) on every temperature's configurations at once."""
     from deepscope.nets.rbm import RBM, ContrastiveDivergence
-    from deepscope.train import fit
+    from deepscope.nets.rbm import train_rbm as fit_rbm
 
     data = x.reshape(-1, x.shape[-1])
     gen = torch.Generator().manual_seed(seed * 104_729 + n_hidden)
     rbm = RBM(data.shape[1], n_hidden, init_std=0.01, generator=gen)
     step = ContrastiveDivergence(k=cfg.cd_k, persistent=cfg.persistent, seed=seed)
-    per_epoch = -(-data.shape[0] // cfg.batch_size)
-    schedule = [per_epoch * e for e in range(1, cfg.rbm_epochs + 1)]
-
-    def on_step(s, model, logs):
-        if on_epoch is not None:
-            on_epoch(s // per_epoch, logs)
-
-    fit(rbm, None, (data, data), step_fn=step, optimizer="sgd", lr=cfg.rbm_lr, momentum=0.5,
-        epochs=cfg.rbm_epochs, batch_size=cfg.batch_size, seed=seed, schedule=schedule,
-        on_step=on_step)
+    fit_rbm(rbm, data, step, lr=cfg.rbm_lr, epochs=cfg.rbm_epochs,
+            batch_size=cfg.batch_size, seed=seed, on_epoch=on_epoch)
     return rbm
 
 

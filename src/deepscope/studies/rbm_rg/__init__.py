@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from deepscope.errors import check_float, check_int, param_error
 from deepscope.studies._config import option

@@ -15,8 +15,7 @@ __all__ = ["block_size", "locality_row", "train_stack"]
 def train_stack(cfg, spins: torch.Tensor, seed: int, on_epoch=None):
     """Greedy layer-wise stack: spin-visible RBM on the lattice, then Bernoulli RBMs on the
     hidden probabilities of the layer below. Returns the RBMs and each layer's activations."""
-    from deepscope.nets.rbm import RBM, ContrastiveDivergence
-    from deepscope.train import fit
+    from deepscope.nets.rbm import RBM, ContrastiveDivergence, train_rbm
 
     x = spins.reshape(spins.shape[0], -1).float()
     rbms, acts = [], []
@@ -25,15 +24,9 @@ def train_stack(cfg, spins: torch.Tensor, seed: int, on_epoch=None):
         rbm = RBM(x.shape[1], nh, visible="spin" if depth == 1 else "bernoulli",
                   init_std=0.01, generator=gen)
         step = ContrastiveDivergence(k=cfg.cd_k, l1=cfg.l1, seed=seed * 13 + depth)
-        per_epoch = -(-x.shape[0] // cfg.batch_size)
-
-        def on_step(s, model, logs, depth=depth):
-            if on_epoch is not None:
-                on_epoch(depth, s // per_epoch, logs)
-
-        fit(rbm, None, (x, x), step_fn=step, optimizer="sgd", lr=cfg.lr, momentum=0.5,
-            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed + depth,
-            schedule=[per_epoch * e for e in range(1, cfg.epochs + 1)], on_step=on_step)
+        train_rbm(rbm, x, step, lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                  seed=seed + depth, on_epoch=None if on_epoch is None else
+                  (lambda epoch, logs, depth=depth: on_epoch(depth, epoch, logs)))
         with torch.no_grad():
             x = rbm.hidden_prob(x)
         rbms.append(rbm)
