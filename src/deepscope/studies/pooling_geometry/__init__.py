@@ -83,26 +83,16 @@ class PoolingGeometryConfig:
 
 def run(config: PoolingGeometryConfig, ctx: StudyContext) -> None:
     """Train the four nets on every task and seed; record accuracies and rank bounds."""
-    done = [tuple(d) for d in ctx.resume.get("done", [])] if ctx.resume else []
     seeds, tasks = config.seed_list(), config.task_list()
-    with ctx.task("pooling-geometry: tasks x seeds x nets",
-                  len(seeds) * len(tasks) * len(work.NETS)) as task:
-        task.update(completed=len(done))
-        for t in tasks:
-            for seed in seeds:
-                data = None
-                for net_name in work.NETS:
-                    if (t, seed, net_name) in done:
-                        continue
-                    if data is None:
-                        data = work.task_data(config, t, seed)
-                    work.train_and_record(config, ctx.run, t, seed, net_name, data,
-                                          ctx.device)
-                    done.append((t, seed, net_name))
-                    ctx.checkpoint({"done": [list(d) for d in done]})
-                    task.advance(1)
-                if seed == seeds[0] and data is not None:
-                    work.record_examples(ctx.run, t, seed, data)
+    items = [[t, seed, net] for t in tasks for seed in seeds for net in work.NETS]
+    cache: dict = {}   # one task's data set at a time, loaded for its first unfinished net
+    for t, seed, net_name in ctx.pending(items, "pooling-geometry: tasks x seeds x nets"):
+        if (t, seed) not in cache:
+            cache = {(t, seed): work.task_data(config, t, seed)}
+        data = cache[(t, seed)]
+        work.train_and_record(config, ctx.run, t, seed, net_name, data, ctx.device)
+        if seed == seeds[0] and net_name == work.NETS[-1]:
+            work.record_examples(ctx.run, t, seed, data)
 
 
 register(Study(
