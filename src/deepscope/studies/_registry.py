@@ -100,14 +100,20 @@ class StudyContext:
             with self.progress(description, total) as task:
                 yield task
 
-    def pending(self, items: list, description: str) -> Iterator[Any]:
+    def pending(self, items: list, description: str, *, extra: dict | None = None
+                ) -> Iterator[Any]:
         """The items a resumed run has not finished yet, with progress and checkpoints.
 
         Each item (a JSON-plain value: an int seed, a string, a list) is yielded once; when
         the loop body returns, the item is recorded as done in a checkpoint, so an
-        interrupted run resumes at the first unfinished item.
+        interrupted run resumes at the first unfinished item. ``extra`` maps checkpoint keys
+        to dicts the loop body fills (e.g. ``{"timings": timings}``): each is refilled from
+        the resumed checkpoint first and saved with every later one.
         """
         done = list(self.resume.get("done", [])) if self.resume else []
+        extra = extra or {}
+        for key, value in extra.items():
+            value.update(self.resume.get(key, {}) if self.resume else {})
         with self.task(description, len(items)) as task:
             task.update(completed=sum(1 for item in items if item in done))
             for item in items:
@@ -115,7 +121,7 @@ class StudyContext:
                     continue
                 yield item
                 done.append(item)
-                self.checkpoint({"done": done})
+                self.checkpoint({"done": done, **extra})
                 task.advance(1)
 
 

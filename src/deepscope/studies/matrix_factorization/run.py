@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import torch
 
 from deepscope.studies.matrix_factorization.work import (
     Factorised, GDEngine, min_frobenius, min_nuclear, nuclear, problem,
@@ -35,36 +34,28 @@ def run(config, ctx) -> None:
         rec.record(step=iters, lens="reference", layer="min_nuclear", metric="admm_seconds",
                    value=admm_s, seed=seed)
     lr = config.lr / float(np.linalg.norm(p.x_star, 2))
-    done = list(ctx.resume.get("done", [])) if ctx.resume else []
-    timings = dict(ctx.resume.get("timings", {})) if ctx.resume else {}
-    with ctx.task(f"matrix-factorization: {len(config.alphas)} alphas",
-                  len(config.alphas)) as task:
-        task.update(completed=len(done))
-        for alpha in config.alphas:
-            layer = f"alpha={alpha:g}"
-            if layer in done:
-                continue
-            model = Factorised(config.n, alpha)
-            engine = GDEngine(p, lr, config.record_every)
+    timings: dict = {}
+    layers = [f"alpha={alpha:g}" for alpha in config.alphas]
+    for layer in ctx.pending(layers, f"matrix-factorization: {len(layers)} alphas",
+                             extra={"timings": timings}):
+        alpha = config.alphas[layers.index(layer)]
+        model = Factorised(config.n, alpha)
+        engine = GDEngine(p, lr, config.record_every)
 
-            def on_step(step, m, logs, layer=layer):
-                x = m.matrix()
-                res = p.residual(x)
-                t = step * config.record_every
-                for metric, value in (("rel_error", p.rel_error(x)),
-                                      ("rel_to_min_nuclear", p.rel_error(x, x_nuc)),
-                                      ("rel_to_min_frobenius", p.rel_error(x, x_f)),
-                                      ("nuclear_norm", nuclear(x)), ("residual", res)):
-                    rec.record(step=t, lens="path", layer=layer, metric=metric, value=value,
-                               seed=seed)
-                return res < config.tol
+        def on_step(step, m, logs, layer=layer):
+            x = m.matrix()
+            res = p.residual(x)
+            t = step * config.record_every
+            for metric, value in (("rel_error", p.rel_error(x)),
+                                  ("rel_to_min_nuclear", p.rel_error(x, x_nuc)),
+                                  ("rel_to_min_frobenius", p.rel_error(x, x_f)),
+                                  ("nuclear_norm", nuclear(x)), ("residual", res)):
+                rec.record(step=t, lens="path", layer=layer, metric=metric, value=value,
+                           seed=seed)
+            return res < config.tol
 
-            t1 = time.perf_counter()
-            fit(model, None, (torch.zeros(1), torch.zeros(1)), step_fn=engine,
-                steps=-(-config.steps // config.record_every), on_step=on_step,
-                schedule=None, optimizer="sgd", lr=lr)
-            timings[layer] = round(time.perf_counter() - t1, 3)
-            done.append(layer)
-            ctx.checkpoint({"done": done, "timings": timings})
-            task.advance(1)
+        t1 = time.perf_counter()
+        fit(model, None, lambda step, generator: None, step_fn=engine, optimizer=None,
+            steps=-(-config.steps // config.record_every), on_step=on_step)
+        timings[layer] = round(time.perf_counter() - t1, 3)
     rec.update_manifest(timings_s=timings)

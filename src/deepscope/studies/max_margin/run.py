@@ -35,38 +35,29 @@ def run(config, ctx) -> None:
         for metric, value in (("w0", w_svm[0]), ("w1", w_svm[1]), ("intercept", b_svm),
                               ("margin", gamma), ("inverse_margin", 1.0 / gamma)):
             rec.record(step=0, lens="svm", layer="", metric=metric, value=value, seed=seed)
-    done = list(ctx.resume.get("done", [])) if ctx.resume else []
-    timings = dict(ctx.resume.get("timings", {})) if ctx.resume else {}
+    timings: dict = {}
     variants = config.variant_list()
-    with ctx.task(f"max-margin: {len(variants)} variant(s) x {config.steps:.0e} steps",
-                  len(variants)) as task:
-        task.update(completed=len(done))
-        for variant in variants:
-            if variant in done:
-                continue
+    for variant in ctx.pending(variants, f"max-margin: {len(variants)} variant(s) x "
+                                         f"{config.steps:.0e} steps", extra={"timings": timings}):
+        def on_point(t, w, variant=variant):
+            lt = math.log(t) if t > 1 else float("nan")
+            ang, mar = gaps(w, w_svm, a, gamma)
+            nw = float(np.linalg.norm(w))
+            lo = loss(a, w)
+            for metric, value in (("loss", lo), ("t_loss", t * lo), ("norm", nw),
+                                  ("norm_over_log_t", nw / lt), ("angle_gap", ang),
+                                  ("margin_gap", mar), ("angle_gap_log_t", ang * lt),
+                                  ("margin_gap_log_t", mar * lt), ("w0", w[0]),
+                                  ("w1", w[1])):
+                rec.record(step=t, lens="implicit_bias", layer=variant, metric=metric,
+                           value=value, seed=seed)
 
-            def on_point(t, w, variant=variant):
-                lt = math.log(t) if t > 1 else float("nan")
-                ang, mar = gaps(w, w_svm, a, gamma)
-                nw = float(np.linalg.norm(w))
-                lo = loss(a, w)
-                for metric, value in (("loss", lo), ("t_loss", t * lo), ("norm", nw),
-                                      ("norm_over_log_t", nw / lt), ("angle_gap", ang),
-                                      ("margin_gap", mar), ("angle_gap_log_t", ang * lt),
-                                      ("margin_gap_log_t", mar * lt), ("w0", w[0]),
-                                      ("w1", w[1])):
-                    rec.record(step=t, lens="implicit_bias", layer=variant, metric=metric,
-                               value=value, seed=seed)
-
-            info = train_variant(variant, config, x, y, on_point)
-            timings[variant] = round(info["seconds"], 3)
-            rec.record(step=config.steps, lens="engine", layer=variant, metric="lr",
-                       value=info["lr"], seed=seed)
-            rec.record(step=config.steps, lens="engine", layer=variant, metric="seconds",
-                       value=info["seconds"], seed=seed)
-            rec.record(step=config.steps, lens="engine", layer=variant, metric="beta",
-                       value=info["beta"], seed=seed)
-            done.append(variant)
-            ctx.checkpoint({"done": done, "timings": timings})
-            task.advance(1)
+        info = train_variant(variant, config, x, y, on_point)
+        timings[variant] = round(info["seconds"], 3)
+        rec.record(step=config.steps, lens="engine", layer=variant, metric="lr",
+                   value=info["lr"], seed=seed)
+        rec.record(step=config.steps, lens="engine", layer=variant, metric="seconds",
+                   value=info["seconds"], seed=seed)
+        rec.record(step=config.steps, lens="engine", layer=variant, metric="beta",
+                   value=info["beta"], seed=seed)
     rec.update_manifest(timings_s=timings)
