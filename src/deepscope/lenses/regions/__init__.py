@@ -9,6 +9,7 @@ from deepscope.lenses.regions.exact import (
     SUPPORTED,
     ActivationPatterns,
     PlaneRegions,
+    SegmentCost,
     SegmentRegions,
     SegmentsRegions,
     activation_patterns,
@@ -18,6 +19,7 @@ from deepscope.lenses.regions.exact import (
     regions_in_plane,
     regions_on_segment,
     regions_on_segments,
+    segment_cost,
 )
 from deepscope.lenses.registry import LensCase, register_lens, tiny_data, tiny_net
 
@@ -26,6 +28,7 @@ __all__ = [
     "PlaneRegions",
     "SUPPORTED",
     "SegmentRegions",
+    "SegmentCost",
     "SegmentsRegions",
     "activation_patterns",
     "count_patterns",
@@ -34,6 +37,7 @@ __all__ = [
     "regions_in_plane",
     "regions_on_segment",
     "regions_on_segments",
+    "segment_cost",
 ]
 
 
@@ -77,6 +81,9 @@ register_lens("regions.count_patterns", count_patterns,
               needs=("model", "data", "piecewise_linear"), case=_patterns_case, tidy=False)
 register_lens("regions.regions_on_segment", regions_on_segment,
               needs=("model", "data", "piecewise_linear"), case=_segment_case, bad=_RTOL)
+register_lens("regions.segment_cost", segment_cost,
+              needs=("model", "data", "piecewise_linear"), case=_segment_case,
+              bad=[*_RTOL, ({"probes": 1}, "probes"), ({"fraction": 0.9}, "fraction")])
 register_lens("regions.regions_on_segments", regions_on_segments,
               needs=("model", "data", "piecewise_linear"), case=_segments_case, bad=_RTOL)
 register_lens("regions.regions_in_plane", regions_in_plane,

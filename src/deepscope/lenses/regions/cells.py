@@ -19,6 +19,7 @@ is zero on the whole cell (dead, or bias-free at the origin of a segment) is off
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -57,7 +58,8 @@ class _Buffer:
         self.n = need
 
 
-def cut_layer(cells: Any, z: torch.Tensor, off: int, rtol: float
+def cut_layer(cells: Any, z: torch.Tensor, off: int, rtol: float,
+              stop: Callable[[], bool] | None = None
               ) -> tuple[torch.Tensor | None, torch.Tensor]:
     """Cut ``cells`` by the zero line of every unit of a layer, one unit after the other.
 
@@ -65,6 +67,9 @@ def cut_layer(cells: Any, z: torch.Tensor, off: int, rtol: float
     cut the descendants of the cells its line crossed before the layer, so each unit's cut
     looks at those candidates only. Children keep their parent's index (the positive side)
     or are appended (the negative side).
+
+    ``stop``, when given, is asked every 16 units whether a budget is spent; then the layer
+    is left part-cut (the cells so far are still a partition, by some of the units).
 
     Returns:
         ``(ancestor, on)``: for every cell after the layer the index of the cell it came
@@ -75,7 +80,9 @@ def cut_layer(cells: Any, z: torch.Tensor, off: int, rtol: float
         return None, on
     anc = _Buffer(torch.arange(len(z), device=z.device))
     states = _Buffer(on)
-    for j in torch.nonzero(hit.any(0)).flatten().tolist():
+    for i, j in enumerate(torch.nonzero(hit.any(0)).flatten().tolist()):
+        if stop is not None and i % 16 == 15 and stop():
+            break
         cand = torch.nonzero(hit[anc.t, j]).flatten()
         if cand.numel() == 0:
             continue

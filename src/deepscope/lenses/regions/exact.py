@@ -58,13 +58,14 @@ import torch
 
 from deepscope.errors import DeepscopeValueError, check_float, check_int, param_error
 from deepscope.lenses._tensors import as_tensor
+from deepscope.progress import as_factory
 from deepscope.lenses.regions.cells import Points, Polygons
-from deepscope.lenses.regions.trace import SUPPORTED, Walk, WalkResult
-from deepscope.lenses.regions.segment import (BudgetHit, LineWalk, count_pieces, segment_counts,
-                                              segment_maps)
+from deepscope.lenses.regions.trace import SUPPORTED, BudgetHit, Walk, WalkResult
+from deepscope.lenses.regions.segment import LineWalk, count_pieces, segment_counts, segment_maps
 from deepscope.lenses.regions.results import (
     ActivationPatterns,
     PlaneRegions,
+    SegmentCost,
     SegmentRegions,
     SegmentsRegions,
 )
@@ -79,6 +80,29 @@ def _tensor(x: Any, name: str, func: str, device: torch.device | None = None) ->
 
 def _rtol(rtol: Any, func: str) -> float:
     return check_float(rtol, "rtol", func, low=0.0, high=1e-3, closed="right")
+
+
+def _budgets(walk: Walk, max_regions: Any, time_limit: Any, func: str
+             ) -> tuple[int | None, float | None]:
+    """Validate ``max_regions`` / ``time_limit`` and arm ``walk`` with them."""
+    if max_regions is not None:
+        max_regions = check_int(max_regions, "max_regions", func, low=1)
+    if time_limit is not None:
+        time_limit = check_float(time_limit, "time_limit", func, low=0.0, closed="neither")
+    walk.max_regions = max_regions
+    walk.deadline = None if time_limit is None else time.monotonic() + time_limit
+    return max_regions, time_limit
+
+
+class _LayerTicks:
+    """``walk.on_layer`` for a progress task: one step per cutting layer, regions shown."""
+
+    def __init__(self, task: Any, desc: str) -> None:
+        self.task, self.desc = task, desc
+
+    def __call__(self, name: str, regions: int) -> None:
+        self.task.advance(1)
+        self.task.update(description=f"{self.desc}: {regions:,} regions after {name}")
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -151,7 +175,9 @@ def _segment_walk(model: Any, a: Any, b: Any, func: str, rtol: float, batched: b
 
 
 def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
-                        rtol: float = 1e-9) -> SegmentsRegions:
+                        rtol: float = 1e-9, max_regions: int | None = None,
+                        time_limit: float | None = None,
+                        progress: Any = False) -> SegmentsRegions:
     """Exact activation regions and linear pieces along many segments at once (batched).
 
     Segment ``i`` is :math:`x_i(t) = a_i + t (b_i - a_i)`, :math:`t \\in [0, 1]`. This is
@@ -164,12 +190,18 @@ def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
         a: ``(n, *input_shape)`` start points.
         b: ``(n, *input_shape)`` end points.
         rtol: the zero tolerance of the tolerance policy.
+        max_regions: stop once more regions than this are found over all segments (checked
+            after each layer's cuts); the segments finished by then keep their counts, the
+            others get ``-1`` and the result ``complete=False``.
+        time_limit: stop after this many seconds (checked after each layer), likewise.
+        progress: ``True`` for a bar on stderr (segments done), or a task factory.
 
     Returns:
         A :class:`SegmentsRegions` with ``counts``, ``pieces`` and ``lengths`` per segment.
 
     Raises:
-        DeepscopeValueError: mismatched shapes, unsupported module, NaN/inf, bad ``rtol``.
+        DeepscopeValueError: mismatched shapes, unsupported module, NaN/inf, bad ``rtol`` or
+            budget.
 
     Example:
         >>> import torch
@@ -180,21 +212,30 @@ def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
         array([2])
     """
     func = "regions_on_segments"
+    factory = as_factory(progress, func)
     walk, at, bt = _segment_walk(model, a, b, func, rtol, True)
-    counts, pieces = segment_counts(walk, at, bt)
+    max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
+    with factory("regions on segments", len(at)) as task:
+        counts, pieces, stopped = segment_counts(walk, at, bt, max_regions, task)
     lengths = (bt - at).flatten(1).norm(dim=1)
     return SegmentsRegions(counts.cpu().numpy(), pieces.cpu().numpy(),
-                           lengths.cpu().numpy(), float(rtol))
+                           lengths.cpu().numpy(), float(rtol), complete=stopped is None,
+                           stopped_at=stopped or "", max_regions=max_regions,
+                           time_limit=time_limit)
 
 
 def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
                        rtol: float = 1e-9, max_regions: int | None = None,
-                       time_limit: float | None = None) -> SegmentRegions:
+                       time_limit: float | None = None, progress: Any = False
+                       ) -> SegmentRegions:
     """The exact breakpoints of a network along the segment from ``a`` to ``b``.
 
     On :math:`x(t) = a + t (b - a)` every pre-activation is piecewise affine in ``t``; the
     breakpoints are the ``t`` in (0, 1) where some unit's pre-activation changes sign
-    strictly (or a max-pool's argmax changes), found layer by layer.
+    strictly (or a max-pool's argmax changes), found layer by layer. Then the output's exact
+    affine map on every region (a second walk over the intervals that need it). Cost grows
+    with the regions times the cost of a forward pass; :func:`segment_cost` estimates both
+    before the work, and ``progress=True`` shows that estimate and then each layer.
 
     Args:
         model: a network of the supported modules.
@@ -203,13 +244,17 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         rtol: the zero tolerance of the tolerance policy.
         max_regions: stop once more regions than this are found (checked after each
             layer's cuts); the result then has ``complete=False`` and the count so far.
-        time_limit: stop after this many seconds (checked after each layer), likewise.
+        time_limit: stop after this many seconds (checked after each layer and each chunk
+            of the output maps), likewise.
+        progress: ``True`` for a bar on stderr (with the cost estimate of
+            :func:`segment_cost` first), or a task factory.
 
     Returns:
         A :class:`SegmentRegions`.
 
     Raises:
-        DeepscopeValueError: mismatched shapes, unsupported module, NaN/inf, bad ``rtol``.
+        DeepscopeValueError: mismatched shapes, unsupported module, NaN/inf, bad ``rtol``,
+            ``max_regions`` or ``time_limit``.
 
     Example:
         >>> from deepscope.nets import sawtooth_net
@@ -219,18 +264,30 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         ([0.25, 0.5, 0.75], 4)
     """
     func = "regions_on_segment"
-    if max_regions is not None:
-        max_regions = check_int(max_regions, "max_regions", func, low=1)
-    if time_limit is not None:
-        time_limit = check_float(time_limit, "time_limit", func, low=0.0, closed="neither")
+    factory = as_factory(progress, func)
     walk, at, bt = _segment_walk(model, a, b, func, rtol, False)
-    walk.max_regions = max_regions
-    walk.deadline = None if time_limit is None else time.monotonic() + time_limit
-    try:
-        cells, res = walk.run_points(at, bt, codes=True)
-    except BudgetHit as hit:
-        return _partial_segment(walk, at, bt, rtol, hit.layer, max_regions, time_limit)
-    slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt)
+    max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
+    desc = "regions on segment"
+    if progress is not None and progress is not False:
+        est = _estimate(walk, at, bt, 8, 1 / 256)
+        desc += f" (estimated {est.regions:,.0f} regions, {est.seconds:,.0f} s walk)"
+    layers = walk.cut_layers()
+    with factory(desc, len(layers) + 1) as task:
+        walk.on_layer = _LayerTicks(task, "regions on segment")
+        try:
+            cells, res = walk.run_points(at, bt, codes=True)
+        except BudgetHit as hit:
+            return _partial_segment(walk.cells, walk.layers, at, bt, rtol, hit.layer,
+                                    max_regions, time_limit)
+        finally:
+            walk.on_layer = None
+        task.update(description=f"regions on segment: {cells.n - 1:,} regions; output maps")
+        try:
+            slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt)
+        except BudgetHit:
+            return _partial_segment(cells, res.layers, at, bt, rtol, "output maps",
+                                    max_regions, time_limit)
+        task.advance(1)
     names, units = res.column_owner()
     labels = cells.label[1:-1].cpu().numpy()
     return SegmentRegions(
@@ -247,10 +304,11 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
     )
 
 
-def _partial_segment(walk, at, bt, rtol, layer, max_regions, time_limit) -> SegmentRegions:
-    """What a walk stopped by its budget found: the breakpoints of the layers walked."""
-    cells = walk.cells
-    names, units = WalkResult(torch.zeros(0), torch.zeros(0), walk.layers).column_owner()
+def _partial_segment(cells, layers, at, bt, rtol, layer, max_regions, time_limit
+                     ) -> SegmentRegions:
+    """What a walk stopped by its budget found: the breakpoints of the layers walked (all of
+    them when the budget ran out in the output maps, ``layer == "output maps"``)."""
+    names, units = WalkResult(torch.zeros(0), torch.zeros(0), layers).column_owner()
     labels = cells.label[1:-1].cpu().numpy()
     return SegmentRegions(
         breakpoints=cells.t[1:-1].cpu().numpy(),
@@ -260,6 +318,80 @@ def _partial_segment(walk, at, bt, rtol, layer, max_regions, time_limit) -> Segm
         starts=cells.t[:-1].cpu().numpy(), affine=np.zeros((0, 0, 2)),
         codes=np.zeros((0, 0), dtype=bool), rtol=float(rtol), complete=False,
         stopped_at=layer, max_regions=max_regions, time_limit=time_limit)
+
+
+def _estimate(walk: LineWalk, at: torch.Tensor, bt: torch.Tensor, probes: int,
+              fraction: float) -> SegmentCost:
+    """Walk ``probes`` short pieces of the segment (each ``fraction`` of it, centred evenly)
+    and scale their breakpoint density up to the whole segment."""
+    saved = walk.max_regions, walk.deadline, walk.on_layer
+    walk.max_regions = walk.deadline = walk.on_layer = None
+    try:
+        d = bt[0] - at[0]
+        c = (torch.arange(probes, dtype=torch.float64, device=at.device) + 0.5) / probes
+        shape = (-1, *([1] * d.dim()))
+        a0 = at[0] + (c - fraction / 2).reshape(shape) * d
+        b0 = at[0] + (c + fraction / 2).reshape(shape) * d
+        start = time.perf_counter()
+        walk.run_points(at, at)                     # the fixed cost: no breakpoints
+        fixed = time.perf_counter() - start
+        start = time.perf_counter()
+        cells, _ = walk.run_points(a0, b0)
+        spent = time.perf_counter() - start
+    finally:
+        walk.max_regions, walk.deadline, walk.on_layer = saved
+    per = (torch.bincount(cells.seg, minlength=probes) - 2).double().cpu().numpy()
+    density = per / fraction                        # breakpoints per unit t, each probe
+    mean = float(density.mean())
+    se = float(density.std(ddof=1) / np.sqrt(probes)) if probes > 1 else float("nan")
+    regions = 1.0 + mean
+    points = cells.n
+    seconds = fixed + max(0.0, spent - fixed) * (regions + 1) / max(points, 1)
+    return SegmentCost(regions=regions, low=max(1.0, 1.0 + mean - 2 * se),
+                       high=1.0 + mean + 2 * se, seconds=seconds,
+                       probe_seconds=fixed + spent, probes=probes, fraction=fraction)
+
+
+def segment_cost(model: torch.nn.Module, a: Any, b: Any, *, probes: int = 8,
+                 fraction: float = 1 / 256, rtol: float = 1e-9) -> SegmentCost:
+    """Estimate the regions and the walk time of :func:`regions_on_segment` before the work.
+
+    ``probes`` short pieces of the segment, each ``fraction`` of its length and centred at
+    ``(i + 1/2) / probes``, are walked exactly (one batch); their breakpoint density, scaled
+    to the whole segment, estimates the count, with a band of two standard errors across the
+    probes. The time is the walk's fixed cost plus the probes' cost per breakpoint times the
+    estimated breakpoints. The probes cost about ``probes * fraction`` of the whole walk.
+    Where regions cluster (a few units switching in a narrow stretch) the probes can miss
+    them: the band is an estimate, not a bound.
+
+    Args:
+        model: a network of the supported modules.
+        a: start point, of the model's per-example input shape.
+        b: end point, same shape.
+        probes: number of probe pieces, ``>= 2``.
+        fraction: length of each piece relative to the segment, in ``(0, 1 / probes]``.
+        rtol: the zero tolerance of the tolerance policy.
+
+    Returns:
+        A :class:`SegmentCost`.
+
+    Raises:
+        DeepscopeValueError: as :func:`regions_on_segment`, or bad ``probes`` / ``fraction``.
+
+    Example:
+        >>> from deepscope.nets import sawtooth_net
+        >>> import torch
+        >>> cost = segment_cost(sawtooth_net(2), torch.zeros(1), torch.ones(1), probes=3,
+        ...                     fraction=1 / 3)
+        >>> round(cost.regions)
+        4
+    """
+    func = "segment_cost"
+    probes = check_int(probes, "probes", func, low=2)
+    fraction = check_float(fraction, "fraction", func, low=0.0, high=1.0 / probes,
+                           closed="right")
+    walk, at, bt = _segment_walk(model, a, b, func, rtol, False)
+    return _estimate(walk, at, bt, probes, fraction)
 
 
 # ----------------------------------------------------------------------------- planes
@@ -311,7 +443,9 @@ def _boundary(cells: Polygons, aff: torch.Tensor, rtol: float) -> list[np.ndarra
 
 
 def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any, *,
-                     boundary: bool = True, rtol: float = 1e-9) -> PlaneRegions:
+                     boundary: bool = True, rtol: float = 1e-9,
+                     max_regions: int | None = None, time_limit: float | None = None,
+                     progress: Any = False) -> PlaneRegions:
     """The exact partition of a 2-D slice of input space into activation regions.
 
     The slice is :math:`x(u, v) = o + u\\,d_0 + v\\,d_1` for ``(u, v)`` in the box
@@ -329,12 +463,18 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
         bounds: ``(u0, u1, v0, v1)`` the box in plane coordinates.
         boundary: also compute the decision boundary inside each region.
         rtol: the zero tolerance of the tolerance policy.
+        max_regions: stop once more regions than this are cut (checked every 16 units of a
+            layer); the result then has ``complete=False`` and the partition so far.
+        time_limit: stop after this many seconds (checked likewise).
+        progress: ``True`` for a bar on stderr (one step per cutting layer, regions so far
+            shown), or a task factory.
 
     Returns:
         A :class:`PlaneRegions`.
 
     Raises:
-        DeepscopeValueError: bad shapes or bounds, unsupported module, NaN/inf, bad ``rtol``.
+        DeepscopeValueError: bad shapes or bounds, unsupported module, NaN/inf, bad ``rtol``,
+            ``max_regions`` or ``time_limit``.
     """
     func = "regions_in_plane"
     walk = Walk(model, func, _rtol(rtol, func))
@@ -344,18 +484,45 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
         raise param_error("directions", func, f"of shape (2, *origin.shape) = "
                           f"{(2, *o.shape)}", tuple(d.shape))
     box = _bounds(bounds, func)
+    factory = as_factory(progress, func)
+    max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
     cells = Polygons(box, o.device)
-    res = walk.run(torch.stack([d[0], d[1], o])[None], cells)
+    with factory("regions in plane", len(walk.cut_layers())) as task:
+        walk.on_layer = _LayerTicks(task, "regions in plane")
+        try:
+            res = walk.run(torch.stack([d[0], d[1], o])[None], cells)
+        except BudgetHit as hit:
+            return _partial_plane(walk, cells, box, rtol, hit.layer, max_regions, time_limit)
+        finally:
+            walk.on_layer = None
     aff = res.out.permute(0, 2, 1).contiguous()
-    nv = cells.nv.cpu().numpy()
-    verts = cells.verts.cpu().numpy()
-    polygons = [verts[i, :nv[i]].copy() for i in range(len(nv))]
+    polygons = _polygons(cells)
     return PlaneRegions(
         count=cells.n, polygons=polygons, codes=res.codes.cpu().numpy(),
         areas=cells.areas().cpu().numpy(), affine=aff.cpu().numpy(),
         boundary=_boundary(cells, aff, walk.rtol) if boundary else [],
-        bounds=box, layers=dict(res.layers), rtol=float(rtol),
+        bounds=box, layers=dict(res.layers), rtol=float(rtol), max_regions=max_regions,
+        time_limit=time_limit,
     )
+
+
+def _polygons(cells: Polygons) -> list[np.ndarray]:
+    nv = cells.nv.cpu().numpy()
+    verts = cells.verts.cpu().numpy()
+    return [verts[i, :nv[i]].copy() for i in range(len(nv))]
+
+
+def _partial_plane(walk: Walk, cells: Polygons, box: tuple, rtol: float, layer: str,
+                   max_regions: int | None, time_limit: float | None) -> PlaneRegions:
+    """The partition a plane walk stopped by its budget had cut (codes of whole layers)."""
+    full = {name: sl for name, sl in walk.layers.items()}
+    codes = (torch.cat(walk.codes, dim=1) if walk.codes
+             else torch.zeros(cells.n, 0, dtype=torch.bool))
+    return PlaneRegions(
+        count=cells.n, polygons=_polygons(cells), codes=codes.cpu().numpy(),
+        areas=cells.areas().cpu().numpy(), affine=np.zeros((cells.n, 0, 3)), boundary=[],
+        bounds=box, layers=full, rtol=float(rtol), complete=False, stopped_at=layer,
+        max_regions=max_regions, time_limit=time_limit)
 
 
 def plane_through(p0: Any, p1: Any, p2: Any, *, margin: float = 0.25

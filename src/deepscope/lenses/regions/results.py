@@ -11,7 +11,7 @@ import torch
 from deepscope.lenses._result import Tidy
 from deepscope.errors import param_error
 
-__all__ = ["ActivationPatterns", "SegmentRegions", "SegmentsRegions", "PlaneRegions"]
+__all__ = ["ActivationPatterns", "SegmentCost", "SegmentRegions", "SegmentsRegions", "PlaneRegions"]
 
 
 def _code_strings(codes: np.ndarray) -> list[str]:
@@ -127,10 +127,16 @@ class SegmentsRegions(Tidy):
     """Activation regions and linear pieces along many segments ``a_i -> b_i`` at once.
 
     Attributes:
-        counts: ``(n,)`` activation regions per segment.
-        pieces: ``(n,)`` linear pieces of the output per segment.
+        counts: ``(n,)`` activation regions per segment (``-1``: not walked, the budget ran
+            out first).
+        pieces: ``(n,)`` linear pieces of the output per segment (``-1`` likewise).
         lengths: ``(n,)`` segment lengths ``||b_i - a_i||``.
         rtol: the tolerance used.
+        complete: ``False`` when ``max_regions`` or ``time_limit`` stopped the work: the
+            segments in ``done`` keep exact counts, the others are ``-1``.
+        stopped_at: the layer where the budget ran out (``""`` if complete).
+        max_regions: the budget given (``None``: none).
+        time_limit: the time budget given, seconds (``None``: none).
         lens: ``"regions.regions_on_segments"``. ``tidy()``: ``layer`` is ``""``, key ``segment``.
     """
 
@@ -142,13 +148,23 @@ class SegmentsRegions(Tidy):
     pieces: np.ndarray
     lengths: np.ndarray
     rtol: float
+    complete: bool = True
+    stopped_at: str = ""
+    max_regions: int | None = None
+    time_limit: float | None = None
     lens: str = "regions.regions_on_segments"
+
+    @property
+    def done(self) -> np.ndarray:
+        """``(n,)`` bool: the segments walked to the end (all, when ``complete``)."""
+        return self.counts >= 0
 
     def to_frame(self) -> pd.DataFrame:
         """One row per segment: ``segment, length, count, pieces, regions_per_length``
         (``count / length``; NaN for a zero-length segment)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            density = np.where(self.lengths > 0, self.counts / self.lengths, np.nan)
+            density = np.where((self.lengths > 0) & self.done, self.counts / self.lengths,
+                               np.nan)
         return pd.DataFrame({"segment": np.arange(len(self.counts)), "length": self.lengths,
                              "count": self.counts, "pieces": self.pieces,
                              "regions_per_length": density})
@@ -172,6 +188,14 @@ class PlaneRegions(Tidy):
         bounds: ``(u0, u1, v0, v1)``.
         layers: layer name -> slice of the columns of ``codes``.
         rtol: the tolerance used.
+        complete: ``False`` when ``max_regions`` or ``time_limit`` stopped the walk: the
+            polygons are then the cells cut by the layers walked (and part of the layer at
+            ``stopped_at``), a partition of the box whose ``count`` is a lower bound;
+            ``codes``/``layers`` cover the layers walked to the end; ``affine`` has no
+            outputs and ``predicted`` is ``-1``.
+        stopped_at: the layer where the budget ran out (``""`` if complete).
+        max_regions: the budget given (``None``: none).
+        time_limit: the time budget given, seconds (``None``: none).
         lens: ``"regions.regions_in_plane"``. ``tidy()``: ``layer`` is ``""``, key ``region``.
     """
 
@@ -188,6 +212,10 @@ class PlaneRegions(Tidy):
     bounds: tuple[float, float, float, float]
     layers: dict[str, slice] = field(default_factory=dict)
     rtol: float = 1e-9
+    complete: bool = True
+    stopped_at: str = ""
+    max_regions: int | None = None
+    time_limit: float | None = None
     lens: str = "regions.regions_in_plane"
 
     def centroids(self) -> np.ndarray:
@@ -197,6 +225,8 @@ class PlaneRegions(Tidy):
     def predicted(self) -> np.ndarray:
         """``(count,)`` class at each region's centroid: ``logit > 0`` for one output, the
         argmax for several."""
+        if self.affine.shape[1] == 0:                   # a partial walk: no outputs
+            return np.full(self.count, -1, dtype=np.int64)
         c = self.centroids()
         z = np.einsum("rok,rk->ro", self.affine[:, :, :2], c) + self.affine[:, :, 2]
         if z.shape[1] == 1:
@@ -216,3 +246,40 @@ class PlaneRegions(Tidy):
             "code": _code_strings(self.codes), "predicted": self.predicted(),
             "boundary_length": blen,
         })
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentCost(Tidy):
+    """An estimate of what :func:`~deepscope.lenses.regions.regions_on_segment` will cost.
+
+    Attributes:
+        regions: estimated regions on the whole segment.
+        low: lower end of the band (the estimate minus two standard errors across probes).
+        high: upper end of the band.
+        seconds: estimated time of the breakpoint walk (the exact output maps after it
+            cost about as much again on nets with many short regions).
+        probe_seconds: what the estimate itself took.
+        probes: probe pieces walked.
+        fraction: length of each probe relative to the segment.
+        lens: ``"regions.segment_cost"``. ``tidy()``: ``layer`` is ``""``, the three region
+            numbers (the times vary run to run: they are in ``to_frame()`` only).
+    """
+
+    _metrics = ('regions', 'low', 'high')      # times are in to_frame(), not stored metrics
+    _layer = None
+    _keys = ()
+
+    regions: float
+    low: float
+    high: float
+    seconds: float
+    probe_seconds: float
+    probes: int
+    fraction: float
+    lens: str = "regions.segment_cost"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: ``regions, low, high, seconds, probe_seconds, probes, fraction``."""
+        return pd.DataFrame([{"regions": self.regions, "low": self.low, "high": self.high,
+                              "seconds": self.seconds, "probe_seconds": self.probe_seconds,
+                              "probes": self.probes, "fraction": self.fraction}])

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from deepscope.lenses.regions.cells import Intervals, signs
-from deepscope.lenses.regions.trace import Aff, Walk, WalkResult, _pool_windows
+from deepscope.lenses.regions.trace import Aff, BudgetHit, Walk, WalkResult, _add_const, _linear_part, \
+    _pool_windows
 
 __all__ = ["Breaks", "LineWalk", "Midpoints", "PIECE_RTOL", "count_pieces", "per_region",
            "segment_counts", "segment_maps", "segment_pieces"]
@@ -103,27 +104,58 @@ def _tolerant(v0: torch.Tensor, v1: torch.Tensor, t0: torch.Tensor, t1: torch.Te
     return a, c, signs(v0, a.abs() * t0 + c.abs(), rtol), signs(v1, a.abs() * t1 + c.abs(), rtol)
 
 
-class BudgetHit(Exception):
-    """Raised inside a walk when ``max_regions`` or the time limit is reached."""
+def _used_taps(size: int, k: int, stride: int, pad: int, dil: int) -> tuple[int, int]:
+    """First and last kernel tap of one spatial axis that ever reads an input element (not
+    zero padding), for an input of length ``size``."""
+    n_out = (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+    used = [i for i in range(k)
+            if any(0 <= o * stride + i * dil - pad < size for o in range(n_out))] \
+        if n_out <= 256 else list(range(k))
+    return (used[0], used[-1]) if used else (0, k - 1)
 
-    def __init__(self, layer: str) -> None:
-        super().__init__(layer)
-        self.layer = layer
+
+def _conv_points(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, m: nn.Module
+                 ) -> torch.Tensor:
+    """``m``'s convolution of ``x`` ``(P, C, *spatial)`` with the kernel cropped to the taps
+    that read real input: on small maps (the 1x1 and 2x2 maps at the end of a ResNet on
+    32x32 inputs) most taps of a padded 3x3 kernel only ever see padding, and the float64
+    convolution would multiply them all. Same values as the full convolution (to rounding)."""
+    conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
+    dims = x.dim() - 2
+    def per_axis(v: Any) -> tuple[int, ...]:
+        return (v,) * dims if isinstance(v, int) else tuple(v)
+    if isinstance(m.padding, str):               # 'same' / 'valid': let torch place it
+        return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
+    stride, pad, dil = per_axis(m.stride), per_axis(m.padding), per_axis(m.dilation)
+    taps = [_used_taps(x.shape[2 + i], w.shape[2 + i], stride[i], pad[i], dil[i])
+            for i in range(dims)]
+    if all(hi - lo + 1 == w.shape[2 + i] for i, (lo, hi) in enumerate(taps)):
+        return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
+    pads: list[int] = []
+    for i in reversed(range(dims)):               # F.pad lists the last axis first
+        lo, hi = taps[i]
+        size, k = x.shape[2 + i], w.shape[2 + i]
+        n_out = (size + 2 * pad[i] - dil[i] * (k - 1) - 1) // stride[i] + 1
+        left = pad[i] - lo * dil[i]
+        right = (n_out - 1) * stride[i] + (hi - lo) * dil[i] + 1 - size - left
+        pads += [left, right]
+    crop = (slice(None), slice(None), *(slice(lo, hi + 1) for lo, hi in taps))
+    return conv(F.pad(x, pads), w[crop], b, m.stride, 0, m.dilation, m.groups)
 
 
 class LineWalk(Walk):
     """The graph walker on points of segments (see the module docstring).
 
-    ``max_regions`` / ``deadline`` (a :func:`time.monotonic` time), when set, are checked
-    after every layer's cuts: past either, :class:`BudgetHit` stops the walk, the
-    breakpoints found so far left in place.
+    Budgets as in :class:`Walk`, checked after every layer's cuts (regions: points minus
+    segments).
     """
 
     points = False
     peak = 0
-    max_regions: int | None = None
-    deadline: float | None = None
+    #: the most elements one point holds in any value of the graph (sizes midpoint chunks)
+    width = 1
     record: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+    n_segments = 1
     _pos = 0
 
     def __init__(self, model: Any, func: str, rtol: float) -> None:
@@ -136,8 +168,9 @@ class LineWalk(Walk):
         ``(P, 1, n_out)`` at them. With ``codes`` (one segment only), ``res.codes`` holds the
         activation code of every interval."""
         cells = Breaks(len(a), a.device)
+        self.n_segments = len(a)
         self.record = [] if codes else None
-        self.peak = 0
+        self.peak, self.width = 0, max(1, a[0].numel())
         x = torch.stack([a, b], dim=1).reshape(2 * len(a), 1, *a.shape[1:])
         self.points = True
         try:
@@ -157,10 +190,24 @@ class LineWalk(Walk):
         """Walk the intervals ``[t0, t1]`` of segments ``seg`` at their midpoints: ``out``
         ``(I, 2, n_out)`` holds the exact slope and the value at the midpoint, ``codes`` the
         activation code of each interval."""
-        cells = Midpoints(t0, t1)
-        d = (b - a)[seg]
-        tm = cells.tm.reshape(-1, *([1] * (a.dim() - 1)))
-        return self.run(torch.stack([d, a[seg] + tm * d], dim=1), cells)
+        rows = max(1, _BATCH_ELEMENTS // (2 * max(1, self.width)))
+        parts = []
+        saved, self.max_regions = self.max_regions, None    # only the deadline applies
+        try:
+            for lo in range(0, max(1, len(t0)), rows):  # bounded memory: interval chunks
+                if self.spent_time():
+                    raise BudgetHit("output maps")
+                cells = Midpoints(t0[lo:lo + rows], t1[lo:lo + rows])
+                d = (b - a)[seg[lo:lo + rows]]
+                tm = cells.tm.reshape(-1, *([1] * (a.dim() - 1)))
+                parts.append(self.run(torch.stack([d, a[seg[lo:lo + rows]] + tm * d], dim=1),
+                                      cells))
+        finally:
+            self.max_regions = saved
+        if len(parts) == 1:
+            return parts[0]
+        return WalkResult(torch.cat([p.out for p in parts]),
+                          torch.cat([p.codes for p in parts]), parts[0].layers)
 
     # ------------------------------------------------------------------ overrides
     def _node(self, node: fx.Node) -> Any:
@@ -168,15 +215,20 @@ class LineWalk(Walk):
         return super()._node(node)
 
     def _module(self, node: fx.Node, m: nn.Module, x: Any) -> Any:
+        if isinstance(x, Aff) and isinstance(m, (nn.Conv1d, nn.Conv2d)) and not self.points:
+            w, b = self._param(m.weight), self._param(m.bias)
+            out = _linear_part(x.t, lambda z: _conv_points(z, w, None, m))
+            return Aff(out if b is None else
+                       _add_const(out, b.reshape(-1, *([1] * (out.dim() - 3)))))
         if self.points and isinstance(x, Aff) and isinstance(m, (nn.Linear, nn.Conv1d,
                                                                  nn.Conv2d)):
             w, b = self._param(m.weight), self._param(m.bias)
             if isinstance(m, nn.Linear):                 # the bias fused: one pass, one array
                 out = F.linear(x.t, w, b)
             else:
-                conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
-                out = conv(x.t[:, 0], w, b, m.stride, m.padding, m.dilation, m.groups)[:, None]
+                out = _conv_points(x.t[:, 0], w, b, m)[:, None]
             self.peak = max(self.peak, out.numel())
+            self.width = max(self.width, out[0].numel())
             return Aff(out)
         return super()._module(node, m, x)
 
@@ -195,9 +247,7 @@ class LineWalk(Walk):
             pos, col = self.switched
             z[pos, col - off] = 0.0
         if self.record is not None:
-            _, _, g0, g1 = _tolerant(z[:-1], z[1:], self.cells.t[:-1, None],
-                                     self.cells.t[1:, None], self.rtol)
-            self.record.append((self.cells.t, (g0 > 0) | (g1 > 0)))
+            self.record.append((self.cells.t, self._on_intervals(z)))
         if not owned:
             z = z.clamp(min=0.0) if not slope else torch.where(z > 0, z, z * slope)
         elif not slope:
@@ -206,16 +256,24 @@ class LineWalk(Walk):
             z[z < 0] *= slope
         self.layers[name] = slice(off, off + n)
         self.n_units += n
-        self._budget(name)
+        self._after_layer(name)
         return Aff(z.reshape(len(z), 1, *shape))
 
-    def _budget(self, name: str) -> None:
-        import time
+    def _on_intervals(self, z: torch.Tensor) -> torch.Tensor:
+        """``(P - 1, units)``: each unit on inside each interval (tolerance policy), in row
+        chunks so that no float64 temporary of the whole layer is made."""
+        t = self.cells.t
+        on = torch.empty(len(z) - 1, z.shape[1], dtype=torch.bool, device=z.device)
+        rows = max(1, _CHUNK // max(1, z.shape[1]))
+        for lo in range(0, len(z) - 1, rows):
+            hi = min(len(z) - 1, lo + rows)
+            _, _, g0, g1 = _tolerant(z[lo:hi], z[lo + 1:hi + 1], t[lo:hi, None],
+                                     t[lo + 1:hi + 1, None], self.rtol)
+            on[lo:hi] = (g0 > 0) | (g1 > 0)
+        return on
 
-        if self.max_regions is not None and self.cells.n - 1 > self.max_regions:
-            raise BudgetHit(name)
-        if self.deadline is not None and time.monotonic() > self.deadline:
-            raise BudgetHit(name)
+    def regions(self) -> int:
+        return int(self.cells.n - self.n_segments)
 
     def _maxpool(self, name: str, t: torch.Tensor, m: nn.Module) -> Aff:
         if not self.points:
@@ -227,14 +285,20 @@ class LineWalk(Walk):
             t = self._insert(*new, t)
         if self.record is not None:        # the argmax inside each interval (first on ties)
             z = t.reshape(len(t), -1)
-            mid = torch.where(win >= 0, (z[:-1] + z[1:])[:, win.clamp(min=0)], -torch.inf)
-            chosen = F.one_hot(mid.argmax(-1), win.shape[1]).bool()
-            self.record.append((self.cells.t, chosen.reshape(len(z) - 1, -1)))
+            chosen = torch.empty(len(z) - 1, win.numel(), dtype=torch.bool, device=z.device)
+            rows = max(1, _CHUNK // max(1, win.numel()))
+            for lo in range(0, len(z) - 1, rows):
+                hi = min(len(z) - 1, lo + rows)
+                mid = torch.where(win >= 0, (z[lo:hi] + z[lo + 1:hi + 1])[:, win.clamp(min=0)],
+                                  -torch.inf)
+                chosen[lo:hi] = F.one_hot(mid.argmax(-1), win.shape[1]).bool().reshape(
+                    hi - lo, -1)
+            self.record.append((self.cells.t, chosen))
         pool = F.max_pool1d if isinstance(m, nn.MaxPool1d) else F.max_pool2d
         out = pool(t[:, 0], m.kernel_size, m.stride, m.padding, m.dilation)
         self.layers[name] = slice(off, off + win.numel())
         self.n_units += win.numel()
-        self._budget(name)
+        self._after_layer(name)
         return Aff(out[:, None])
 
     def _live(self) -> list[tuple[fx.Node, Aff]]:
@@ -277,15 +341,18 @@ class LineWalk(Walk):
         cells = self.cells
         valid = win >= 0
         size = win.shape[1]
-        vals = torch.where(valid, z[:, win.clamp(min=0)], -torch.inf)
-        am = vals.argmax(-1)
+        safe = win.clamp(min=0)
+        am = torch.empty(len(z), len(win), dtype=torch.int64, device=z.device)
+        rows = max(1, _CHUNK // max(1, win.numel()))
+        for lo in range(0, len(z), rows):          # row chunks: no (P, windows, size) array
+            am[lo:lo + rows] = torch.where(valid, z[lo:lo + rows, safe], -torch.inf).argmax(-1)
         same = cells.seg[1:] == cells.seg[:-1]
         k, w = torch.nonzero((am[:-1] != am[1:]) & same[:, None], as_tuple=True)
         if k.numel() == 0:
             return None
         ok_q = valid[w]                                        # (C, size)
-        v0 = torch.where(ok_q, vals[k, w], 0.0)
-        v1 = torch.where(ok_q, vals[k + 1, w], 0.0)
+        v0 = torch.where(ok_q, z[k[:, None], safe[w]], 0.0)
+        v1 = torch.where(ok_q, z[k[:, None] + 1, safe[w]], 0.0)
         t0, t1 = cells.t[k][:, None, None], cells.t[k + 1][:, None, None]
         d0 = v0[:, :, None] - v0[:, None, :]                   # (C, p, q): z_p - z_q
         d1 = v1[:, :, None] - v1[:, None, :]
@@ -368,22 +435,38 @@ def count_pieces(seg: torch.Tensor, slopes: torch.Tensor, n: int) -> torch.Tenso
         0, seg[1:], change.long())
 
 
-def segment_counts(walk: LineWalk, a: torch.Tensor, b: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def segment_counts(walk: LineWalk, a: torch.Tensor, b: torch.Tensor,
+                   max_regions: int | None = None, task: Any = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, str | None]:
     """Regions and linear pieces of every segment ``a_i -> b_i``, walking the segments in
-    batches sized from the points per segment seen so far."""
+    batches sized from the points per segment seen so far.
+
+    With budgets on ``walk`` (``max_regions`` here counts over all segments), a batch that
+    hits one is dropped: its segments and the later ones get ``-1``; the third value is the
+    layer where the budget ran out (``None``: all done). ``task`` advances per segment."""
     n = len(a)
-    counts = torch.zeros(n, dtype=torch.int64, device=a.device)
-    pieces = torch.zeros(n, dtype=torch.int64, device=a.device)
-    lo, size = 0, 8
+    counts = torch.full((n,), -1, dtype=torch.int64, device=a.device)
+    pieces = torch.full((n,), -1, dtype=torch.int64, device=a.device)
+    lo, size, found = 0, 8, 0
     while lo < n:
         hi = min(n, lo + size)
-        cells, res = walk.run_points(a[lo:hi], b[lo:hi])
-        counts[lo:hi] = torch.bincount(cells.seg, minlength=hi - lo) - 1
-        pieces[lo:hi] = segment_pieces(walk, cells, res.out[:, 0], a[lo:hi], b[lo:hi])
+        if max_regions is not None:
+            walk.max_regions = max_regions - found
+        try:
+            if walk.spent_time():
+                raise BudgetHit("between segments")
+            cells, res = walk.run_points(a[lo:hi], b[lo:hi])
+            got = torch.bincount(cells.seg, minlength=hi - lo) - 1
+            pc = segment_pieces(walk, cells, res.out[:, 0], a[lo:hi], b[lo:hi])
+        except BudgetHit as hit:
+            return counts, pieces, hit.layer
+        counts[lo:hi], pieces[lo:hi] = got, pc
+        found += int(got.sum())
+        if task is not None:
+            task.advance(hi - lo)
         per_segment = max(1, walk.peak // (hi - lo))
         lo, size = hi, max(1, min(4 * size, _BATCH_ELEMENTS // per_segment))
-    return counts, pieces
+    return counts, pieces, None
 
 
 def segment_maps(walk: LineWalk, cells: Breaks, out: torch.Tensor, a: torch.Tensor,

@@ -15,6 +15,7 @@ eval mode (Dropout is the identity, BatchNorm uses its running statistics).
 from __future__ import annotations
 
 import operator
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,7 @@ from deepscope.errors import DeepscopeValueError, param_error
 from deepscope.lenses._model import check_model
 from deepscope.lenses.regions.cells import cut_layer
 
-__all__ = ["SUPPORTED", "Walk", "WalkResult"]
+__all__ = ["SUPPORTED", "BudgetHit", "Walk", "WalkResult"]
 
 #: Linear reshaping functions handled as the tensor method of the same name.
 _RESHAPING = {torch.permute: "permute", torch.transpose: "transpose", torch.reshape: "reshape",
@@ -124,8 +125,26 @@ def _pool_windows(shape: tuple[int, ...], m: nn.Module, device: torch.device) ->
     return cols.round().long() - 1
 
 
+class BudgetHit(Exception):
+    """Raised inside a walk when ``max_regions`` or the deadline is reached."""
+
+    def __init__(self, layer: str) -> None:
+        super().__init__(layer)
+        self.layer = layer
+
+
 class Walk:
-    """A traced network, ready to be walked over cells (see the module docstring)."""
+    """A traced network, ready to be walked over cells (see the module docstring).
+
+    Budgets: ``max_regions`` and ``deadline`` (a :func:`time.monotonic` time), when set, are
+    checked after every piecewise-linear layer (and every 16 units inside a layer's cuts of
+    2-D cells); past either, :class:`BudgetHit` stops the walk with the cells cut so far left
+    in place. ``on_layer(name, regions)``, when set, is called after every such layer.
+    """
+
+    max_regions: int | None = None
+    deadline: float | None = None
+    on_layer: Callable[[str, int], None] | None = None
 
     def __init__(self, model: Any, func: str, rtol: float) -> None:
         check_model(model, func)
@@ -146,6 +165,41 @@ class Walk:
                          for node in self.nodes}
         self.modules = dict(self.gm.named_modules())
         self._check_modules()
+
+    # ------------------------------------------------------------------ budgets
+    def cut_layers(self) -> list[str]:
+        """Names of the graph's nodes that cut cells (activations and max-pools), in order."""
+        names = []
+        for node in self.nodes:
+            cut = (node.op == "call_module" and isinstance(
+                       self.modules[node.target], (nn.ReLU, nn.LeakyReLU, nn.MaxPool1d,
+                                                   nn.MaxPool2d))) \
+                or (node.op == "call_function" and node.target in (F.relu, torch.relu,
+                                                                    F.leaky_relu)) \
+                or (node.op == "call_method" and node.target == "relu")
+            if cut:
+                names.append(str(node.target) if node.op == "call_module" else node.name)
+        return names
+
+    def regions(self) -> int:
+        """Regions found so far (cells of the walk)."""
+        return int(self.cells.n)
+
+    def spent(self) -> bool:
+        """Whether a budget (``max_regions``, ``deadline``) is spent."""
+        if self.max_regions is not None and self.regions() > self.max_regions:
+            return True
+        return self.spent_time()
+
+    def spent_time(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def _after_layer(self, name: str) -> None:
+        if self.on_layer is not None:
+            self.on_layer(name, self.regions())
+        if self.spent():
+            raise BudgetHit(name)
 
     # ------------------------------------------------------------------ set-up checks
     def _unsupported(self, what: str, node: fx.Node | None = None) -> DeepscopeValueError:
@@ -427,14 +481,18 @@ class Walk:
         shape = t.shape[2:]
         z = t.reshape(r, k, -1)
         n, off = z.shape[2], self.n_units
-        anc, on = cut_layer(self.cells, z, off, self.rtol)
+        budget = self.max_regions is not None or self.deadline is not None
+        anc, on = cut_layer(self.cells, z, off, self.rtol, self.spent if budget else None)
         if anc is not None:
             self._reindex(anc)
             z = z[anc]
+        if budget and self.spent():     # codes hold the layers walked to the end only
+            raise BudgetHit(name)
         out = torch.where(on[:, None, :], z, z * slope) if slope else z * on[:, None, :]
         self.codes.append(on)
         self.layers[name] = slice(off, off + n)
         self.n_units += n
+        self._after_layer(name)
         return Aff(out.reshape(out.shape[0], k, *shape))
 
     def _maxpool(self, name: str, t: torch.Tensor, m: nn.Module) -> Aff:
@@ -457,6 +515,7 @@ class Walk:
             len(chosen), n_win * size))
         self.layers[name] = slice(off, off + n_win * size)
         self.n_units += n_win * size
+        self._after_layer(name)
         shape = F.max_pool1d if isinstance(m, nn.MaxPool1d) else F.max_pool2d
         out_shape = shape(torch.zeros(1, *t.shape[2:], dtype=torch.float64), m.kernel_size,
                           m.stride, m.padding, m.dilation).shape[1:]
