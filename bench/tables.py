@@ -150,11 +150,27 @@ def _inspect_scale(data: dict) -> str:
     return _head(data) + "\n".join(lines) + "\n"
 
 
+def _resnet18_segment(data: dict) -> str:
+    r = data["results"]
+    e = r["estimate"]
+    lines = [f"ResNet-18's shape at random init, eval mode ({r['params']:,} parameters), the exact "
+             f"segment between two random 3x32x32 inputs, {r['threads']} threads, no budget.", "",
+             "| regions | linear pieces | complete | walk s | output maps s | total s | "
+             "regions/s | peak RSS GiB |", "|---:|---:|---|---:|---:|---:|---:|---:|",
+             f"| {r['regions']:,} | {r['pieces']:,} | {r['complete']} | {r['walk_seconds']:.1f} | "
+             f"{r['maps_seconds']:.1f} | {r['seconds']:.1f} | {r['regions_per_s']:.1f} | "
+             f"{r['peak_rss_gib']:.1f} |", "",
+             f"`segment_cost` before the work (8 probes of 1/256 of the segment, "
+             f"{e['probe_seconds']:.1f} s): {e['regions']:,} regions, band "
+             f"[{e['low']:,}, {e['high']:,}], walk ~{e['walk_seconds']:.0f} s."]
+    return _head(data) + "\n".join(lines) + "\n"
+
+
 RENDER: dict[str, Callable[[dict], str]] = {
     "startup": _startup, "threads": _threads, "study_times": _study_times,
     "representations": _representations, "representations_quick": _representations,
     "layer_representations_study": _layer_representations, "representations_twonn": _twonn,
-    "inspect_scale": _inspect_scale,
+    "inspect_scale": _inspect_scale, "resnet18_segment": _resnet18_segment,
 }
 
 

@@ -160,7 +160,7 @@ def test_plane_budget_leaves_a_partition():
     assert not late.complete and late.count >= 1
     rec = _Recorder()
     R.regions_in_plane(net, o, d, box, progress=rec)
-    assert rec.calls == [("regions in plane", 2)] and rec.advanced == 2
+    assert rec.calls[0][0].startswith("regions in plane (estimated") and rec.advanced == 2
 
 
 def test_partial_plane_still_plots():
@@ -213,3 +213,34 @@ def test_bad_budgets_name_the_argument():
         R.regions_on_segment(net, a[0], b[0], progress="yes")
     with pytest.raises(DeepscopeError, match="'fraction'"):
         R.segment_cost(net, a[0], b[0], probes=4, fraction=0.5)
+
+
+def test_plane_cost_one_layer_known_answer():
+    """One hidden layer of n lines in general position crossing the whole box: exactly
+    1 + n + C(n, 2) regions when every crossing is inside. Lines through a box of side s hit
+    it about in proportion to s and their crossings in proportion to s^2, the model the
+    estimate corrects with its two probe sizes."""
+    n = 12
+    g = torch.Generator().manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, n), nn.ReLU(), nn.Linear(n, 1))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.randn(n, 2, generator=g))
+        net[0].bias.copy_(0.2 * torch.randn(n, generator=g))
+    box = (-1.0, 1.0, -1.0, 1.0)
+    true = R.regions_in_plane(net, torch.zeros(2), torch.eye(2), box).count
+    est = R.plane_cost(net, torch.zeros(2), torch.eye(2), box, probes=9, fraction=1 / 3)
+    assert est.lens == "regions.plane_cost"
+    assert est.low <= true <= est.high
+    assert est.seconds > 0
+
+
+def test_plane_cost_brackets_a_random_mlp():
+    net = _mlp(24)
+    o, d = torch.zeros(4), torch.eye(4)[:2]
+    box = (-4.0, 4.0, -4.0, 4.0)
+    true = R.regions_in_plane(net, o, d, box).count
+    est = R.plane_cost(net, o, d, box, probes=16, fraction=0.25)
+    assert 0.5 * true <= est.regions <= 2 * true
+    rec = _Recorder()
+    R.regions_in_plane(net, o, d, box, progress=rec)
+    assert "estimated" in rec.calls[0][0]

@@ -65,7 +65,7 @@ from deepscope.lenses.regions.segment import LineWalk, count_pieces, segment_cou
 from deepscope.lenses.regions.results import (
     ActivationPatterns,
     PlaneRegions,
-    SegmentCost,
+    RegionCost,
     SegmentRegions,
     SegmentsRegions,
 )
@@ -321,7 +321,7 @@ def _partial_segment(cells, layers, at, bt, rtol, layer, max_regions, time_limit
 
 
 def _estimate(walk: LineWalk, at: torch.Tensor, bt: torch.Tensor, probes: int,
-              fraction: float) -> SegmentCost:
+              fraction: float) -> RegionCost:
     """Walk ``probes`` short pieces of the segment (each ``fraction`` of it, centred evenly)
     and scale their breakpoint density up to the whole segment."""
     saved = walk.max_regions, walk.deadline, walk.on_layer
@@ -347,13 +347,13 @@ def _estimate(walk: LineWalk, at: torch.Tensor, bt: torch.Tensor, probes: int,
     regions = 1.0 + mean
     points = cells.n
     seconds = fixed + max(0.0, spent - fixed) * (regions + 1) / max(points, 1)
-    return SegmentCost(regions=regions, low=max(1.0, 1.0 + mean - 2 * se),
+    return RegionCost(regions=regions, low=max(1.0, 1.0 + mean - 2 * se),
                        high=1.0 + mean + 2 * se, seconds=seconds,
                        probe_seconds=fixed + spent, probes=probes, fraction=fraction)
 
 
 def segment_cost(model: torch.nn.Module, a: Any, b: Any, *, probes: int = 8,
-                 fraction: float = 1 / 256, rtol: float = 1e-9) -> SegmentCost:
+                 fraction: float = 1 / 256, rtol: float = 1e-9) -> RegionCost:
     """Estimate the regions and the walk time of :func:`regions_on_segment` before the work.
 
     ``probes`` short pieces of the segment, each ``fraction`` of its length and centred at
@@ -373,7 +373,7 @@ def segment_cost(model: torch.nn.Module, a: Any, b: Any, *, probes: int = 8,
         rtol: the zero tolerance of the tolerance policy.
 
     Returns:
-        A :class:`SegmentCost`.
+        A :class:`RegionCost`.
 
     Raises:
         DeepscopeValueError: as :func:`regions_on_segment`, or bad ``probes`` / ``fraction``.
@@ -466,8 +466,8 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
         max_regions: stop once more regions than this are cut (checked every 16 units of a
             layer); the result then has ``complete=False`` and the partition so far.
         time_limit: stop after this many seconds (checked likewise).
-        progress: ``True`` for a bar on stderr (one step per cutting layer, regions so far
-            shown), or a task factory.
+        progress: ``True`` for a bar on stderr (the estimate of :func:`plane_cost` first,
+            then one step per cutting layer with the regions so far), or a task factory.
 
     Returns:
         A :class:`PlaneRegions`.
@@ -487,7 +487,11 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
     factory = as_factory(progress, func)
     max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
     cells = Polygons(box, o.device)
-    with factory("regions in plane", len(walk.cut_layers())) as task:
+    desc = "regions in plane"
+    if progress is not None and progress is not False:
+        est = plane_cost(model, o, d, box, rtol=rtol)
+        desc += f" (estimated {est.regions:,.0f} regions, {est.seconds:,.0f} s)"
+    with factory(desc, len(walk.cut_layers())) as task:
         walk.on_layer = _LayerTicks(task, "regions in plane")
         try:
             res = walk.run(torch.stack([d[0], d[1], o])[None], cells)
@@ -523,6 +527,85 @@ def _partial_plane(walk: Walk, cells: Polygons, box: tuple, rtol: float, layer: 
         areas=cells.areas().cpu().numpy(), affine=np.zeros((cells.n, 0, 3)), boundary=[],
         bounds=box, layers=full, rtol=float(rtol), complete=False, stopped_at=layer,
         max_regions=max_regions, time_limit=time_limit)
+
+
+def _plane_probe(walk: Walk, x0: torch.Tensor, box: tuple[float, float, float, float]
+                 ) -> int:
+    cells = Polygons(box, x0.device)
+    walk.run(x0, cells)
+    return int(cells.n)
+
+
+def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any, *,
+               probes: int = 4, fraction: float = 0.1, rtol: float = 1e-9) -> RegionCost:
+    """Estimate the regions and the time of :func:`regions_in_plane` before the work.
+
+    Around ``probes`` centres spread evenly over the box (a square grid), two nested probe
+    boxes are partitioned exactly: sides ``fraction`` and ``fraction / 2`` of the box's. In a
+    box of relative side ``s`` the count is about ``1 + c1 s + c2 s^2``: an area term (the
+    region density) and a boundary term (walls crossing the box's edges, which a small box
+    overcounts); the two sizes give both, and ``1 + c1 + c2`` estimates the whole box, with a
+    band of two standard errors across the probes. The time is the probes' cost per region
+    times the estimate. The probes cost about ``1.25 * probes * fraction^2`` of the box's
+    area. Where regions cluster (along the data, the decision boundary) probes can miss or
+    over-weigh them: the band is an estimate, not a bound.
+
+    Args:
+        model, origin, directions, bounds: as :func:`regions_in_plane`.
+        probes: number of probe centres, a square ``>= 4`` (4, 9, 16, ...).
+        fraction: side of the larger probe box relative to the box, in ``(0, 1 / sqrt(probes)]``.
+        rtol: the zero tolerance of the tolerance policy.
+
+    Returns:
+        A :class:`RegionCost` (``lens = "regions.plane_cost"``).
+
+    Raises:
+        DeepscopeValueError: as :func:`regions_in_plane`, or bad ``probes`` / ``fraction``.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.ReLU(),
+        ...                           torch.nn.Linear(64, 1))
+        >>> cost = plane_cost(net, torch.zeros(2), torch.eye(2), (-1, 1, -1, 1))
+        >>> cost.low <= cost.regions <= cost.high
+        True
+    """
+    func = "plane_cost"
+    probes = check_int(probes, "probes", func, low=4)
+    side = int(round(np.sqrt(probes)))
+    if side * side != probes:
+        raise param_error("probes", func, "a square number >= 4 (4, 9, 16, ...)", probes)
+    fraction = check_float(fraction, "fraction", func, low=0.0, high=1.0 / side,
+                           closed="right")
+    walk = Walk(model, func, _rtol(rtol, func))
+    o = _tensor(origin, "origin", func)
+    d = _tensor(directions, "directions", func, o.device)
+    if tuple(d.shape) != (2, *o.shape):
+        raise param_error("directions", func, f"of shape (2, *origin.shape) = "
+                          f"{(2, *o.shape)}", tuple(d.shape))
+    u0, u1, v0, v1 = _bounds(bounds, func)
+    x0 = torch.stack([d[0], d[1], o])[None]
+    start = time.perf_counter()
+    found, totals = 0, []
+    for i in range(side):
+        for j in range(side):
+            cu, cv = u0 + (i + 0.5) / side * (u1 - u0), v0 + (j + 0.5) / side * (v1 - v0)
+            counts = []
+            for f in (fraction, fraction / 2):
+                hu, hv = f * (u1 - u0) / 2, f * (v1 - v0) / 2
+                counts.append(_plane_probe(walk, x0, (cu - hu, cu + hu, cv - hv, cv + hv)))
+            big, small = counts[0] - 1, counts[1] - 1
+            c2 = max(0.0, 2 * (big - 2 * small) / fraction**2)
+            c1 = max(0.0, (big - c2 * fraction**2) / fraction)
+            totals.append(1.0 + c1 + c2)
+            found += sum(counts)
+    spent = time.perf_counter() - start
+    est = np.array(totals)
+    regions = float(est.mean())
+    se = float(est.std(ddof=1) / np.sqrt(len(est)))
+    return RegionCost(regions=regions, low=max(1.0, regions - 2 * se), high=regions + 2 * se,
+                      seconds=spent / max(found, 1) * regions, probe_seconds=spent,
+                      probes=probes, fraction=fraction, lens="regions.plane_cost")
 
 
 def plane_through(p0: Any, p1: Any, p2: Any, *, margin: float = 0.25

@@ -11,7 +11,7 @@ import torch
 from deepscope.lenses._result import Tidy
 from deepscope.errors import param_error
 
-__all__ = ["ActivationPatterns", "SegmentCost", "SegmentRegions", "SegmentsRegions", "PlaneRegions"]
+__all__ = ["ActivationPatterns", "RegionCost", "SegmentRegions", "SegmentsRegions", "PlaneRegions"]
 
 
 def _code_strings(codes: np.ndarray) -> list[str]:
@@ -249,20 +249,23 @@ class PlaneRegions(Tidy):
 
 
 @dataclass(frozen=True, eq=False)
-class SegmentCost(Tidy):
-    """An estimate of what :func:`~deepscope.lenses.regions.regions_on_segment` will cost.
+class RegionCost(Tidy):
+    """An estimate of what :func:`~deepscope.lenses.regions.regions_on_segment` or
+    :func:`~deepscope.lenses.regions.regions_in_plane` will cost.
 
     Attributes:
-        regions: estimated regions on the whole segment.
+        regions: estimated regions on the whole segment (or in the whole box).
         low: lower end of the band (the estimate minus two standard errors across probes).
         high: upper end of the band.
-        seconds: estimated time of the breakpoint walk (the exact output maps after it
+        seconds: estimated time of the walk (on a segment, the exact output maps after it
             cost about as much again on nets with many short regions).
         probe_seconds: what the estimate itself took.
-        probes: probe pieces walked.
-        fraction: length of each probe relative to the segment.
-        lens: ``"regions.segment_cost"``. ``tidy()``: ``layer`` is ``""``, the three region
-            numbers (the times vary run to run: they are in ``to_frame()`` only).
+        probes: probe pieces (or boxes) walked.
+        fraction: length of each probe relative to the segment (side of each probe box
+            relative to the box's sides).
+        lens: ``"regions.segment_cost"`` or ``"regions.plane_cost"``. ``tidy()``: ``layer`` is
+            ``""``, the three region numbers (the times vary run to run: they are in
+            ``to_frame()`` only).
     """
 
     _metrics = ('regions', 'low', 'high')      # times are in to_frame(), not stored metrics
