@@ -86,7 +86,7 @@ def test_chunked_output_maps_equal_one_pass(monkeypatch):
     net = _mlp(48)
     a, b = _ends(1)
     whole = R.regions_on_segment(net, a[0], b[0])
-    monkeypatch.setattr(line, "_BATCH_ELEMENTS", 64)      # one or two intervals per chunk
+    monkeypatch.setattr(line, "_MAP_ELEMENTS", 64)        # one or two intervals per chunk
     chunked = R.regions_on_segment(net, a[0], b[0])
     assert chunked.count == whole.count and chunked.pieces == whole.pieces
     np.testing.assert_array_equal(chunked.codes, whole.codes)
@@ -136,7 +136,7 @@ def test_segment_time_limit_in_the_output_maps_keeps_the_count(monkeypatch):
     full = R.regions_on_segment(net, a[0], b[0])
     calls = iter([False, False, True])                          # walk done, maps not
     monkeypatch.setattr(line.LineWalk, "spent_time", lambda self: next(calls, True))
-    monkeypatch.setattr(line, "_BATCH_ELEMENTS", 64)
+    monkeypatch.setattr(line, "_MAP_ELEMENTS", 64)
     monkeypatch.setattr(line, "_VALUE_NOISE", 1.0)             # every interval needs a map
     part = R.regions_on_segment(net, a[0], b[0], time_limit=100.0)
     assert not part.complete and part.stopped_at == "output maps"
@@ -244,3 +244,18 @@ def test_plane_cost_brackets_a_random_mlp():
     rec = _Recorder()
     R.regions_in_plane(net, o, d, box, progress=rec)
     assert "estimated" in rec.calls[0][0]
+
+
+def test_count_only_skips_the_output_maps():
+    net = _mlp(48)
+    a, b = _ends(1)
+    full = R.regions_on_segment(net, a[0], b[0])
+    rec = _Recorder()
+    fast = R.regions_on_segment(net, a[0], b[0], maps=False, progress=rec)
+    assert fast.complete and fast.count == full.count and fast.pieces == -1
+    np.testing.assert_array_equal(fast.breakpoints, full.breakpoints)
+    np.testing.assert_array_equal(fast.codes, full.codes)
+    assert fast.affine.shape == (full.count, 0, 2) and fast.to_frame()["slope"].isna().all()
+    assert rec.calls[0][1] == 2                                  # two ReLUs, no maps step
+    with pytest.raises(DeepscopeError, match="'maps'"):
+        R.regions_on_segment(net, a[0], b[0], maps="no")

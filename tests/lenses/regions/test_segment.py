@@ -161,3 +161,23 @@ def test_sawtooth_batched_counts(depth):
     from deepscope.nets import sawtooth_net
     many = R.regions_on_segments(sawtooth_net(depth), torch.zeros(3, 1), torch.ones(3, 1))
     assert many.counts.tolist() == [2 ** depth] * 3 == many.pieces.tolist()
+
+
+@pytest.mark.parametrize("name", sorted(_nets()))
+def test_slopes_from_recorded_codes_equal_the_midpoint_walk(name, monkeypatch):
+    """The one-column slope walk gated by the recorded codes (constants dropped, max-pool
+    choices read from the codes) gives the midpoint walk's exact slopes on every interval."""
+    net, shape = _nets()[name]
+    gen = torch.Generator().manual_seed(2)
+    a, b = 2 * torch.randn(2, *shape, generator=gen, dtype=torch.float64)
+    monkeypatch.setattr(line, "_VALUE_NOISE", 1.0)           # every interval recomputed
+    fast = R.regions_on_segment(net, a, b)
+    walk = line.LineWalk(net, "test", 1e-9)
+    cells, res = walk.run_points(a[None], b[None], codes=True)
+    slow_slope, slow_inter = line.segment_maps(walk, cells, res.out[:, 0], a[None], b[None])
+    assert fast.count == cells.n - 1 > 1
+    scale = float(np.abs(fast.affine).max())
+    np.testing.assert_allclose(fast.affine[:, :, 0], slow_slope.numpy(), rtol=0,
+                               atol=1e-12 * scale)
+    np.testing.assert_allclose(fast.affine[:, :, 1], slow_inter.numpy(), rtol=0,
+                               atol=1e-12 * scale)

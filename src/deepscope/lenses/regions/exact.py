@@ -226,8 +226,8 @@ def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
 
 def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
                        rtol: float = 1e-9, max_regions: int | None = None,
-                       time_limit: float | None = None, progress: Any = False
-                       ) -> SegmentRegions:
+                       time_limit: float | None = None, progress: Any = False,
+                       maps: bool = True) -> SegmentRegions:
     """The exact breakpoints of a network along the segment from ``a`` to ``b``.
 
     On :math:`x(t) = a + t (b - a)` every pre-activation is piecewise affine in ``t``; the
@@ -248,6 +248,10 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
             of the output maps), likewise.
         progress: ``True`` for a bar on stderr (with the cost estimate of
             :func:`segment_cost` first), or a task factory.
+        maps: also compute the output's exact affine map on every region (``affine``) and
+            the linear pieces. On big nets with many short regions this second walk costs
+            about as much as the first; ``False`` skips it (``pieces`` is then -1 and
+            ``affine`` has no outputs; the count, breakpoints and codes are exact).
 
     Returns:
         A :class:`SegmentRegions`.
@@ -265,6 +269,8 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
     """
     func = "regions_on_segment"
     factory = as_factory(progress, func)
+    if not isinstance(maps, bool):
+        raise param_error("maps", func, "a bool", type(maps).__name__, type_error=True)
     walk, at, bt = _segment_walk(model, a, b, func, rtol, False)
     max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
     desc = "regions on segment"
@@ -272,7 +278,7 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         est = _estimate(walk, at, bt, 8, 1 / 256)
         desc += f" (estimated {est.regions:,.0f} regions, {est.seconds:,.0f} s walk)"
     layers = walk.cut_layers()
-    with factory(desc, len(layers) + 1) as task:
+    with factory(desc, len(layers) + int(maps)) as task:
         walk.on_layer = _LayerTicks(task, "regions on segment")
         try:
             cells, res = walk.run_points(at, bt, codes=True)
@@ -281,13 +287,18 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
                                     max_regions, time_limit)
         finally:
             walk.on_layer = None
-        task.update(description=f"regions on segment: {cells.n - 1:,} regions; output maps")
-        try:
-            slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt)
-        except BudgetHit:
-            return _partial_segment(cells, res.layers, at, bt, rtol, "output maps",
-                                    max_regions, time_limit)
-        task.advance(1)
+        if maps:
+            task.update(description=f"regions on segment: {cells.n - 1:,} regions; "
+                                    "output maps")
+            try:
+                slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt,
+                                                res.codes)
+            except BudgetHit:
+                return _partial_segment(cells, res.layers, at, bt, rtol, "output maps",
+                                        max_regions, time_limit)
+            task.advance(1)
+        else:
+            slope = intercept = torch.zeros(cells.n - 1, 0, dtype=torch.float64)
     names, units = res.column_owner()
     labels = cells.label[1:-1].cpu().numpy()
     return SegmentRegions(
@@ -295,7 +306,7 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         layers=tuple(names[i] for i in labels),
         units=np.array([units[i] for i in labels], dtype=np.int64),
         count=cells.n - 1,
-        pieces=int(count_pieces(cells.seg[1:], slope, 1)[0]),
+        pieces=int(count_pieces(cells.seg[1:], slope, 1)[0]) if maps else -1,
         length=float((bt - at).norm()),
         starts=cells.t[:-1].cpu().numpy(),
         affine=torch.stack([slope, intercept], dim=2).cpu().numpy(),

@@ -73,11 +73,11 @@ class SegmentRegions(Tidy):
         units: index (within its layer's columns) of that unit.
         count: number of activation regions (``len(breakpoints) + 1``).
         pieces: number of linear pieces of the output (adjacent regions whose affine maps
-            agree within the tolerance merged).
+            agree within the tolerance merged); -1 when not computed (``maps=False``).
         length: ``||b - a||``.
         starts: ``(count,)`` start ``t`` of each region (the first is 0).
         affine: ``(count, n_out, 2)``: on region ``i`` the output is
-            ``affine[i, :, 0] * t + affine[i, :, 1]``.
+            ``affine[i, :, 0] * t + affine[i, :, 1]`` (``n_out = 0`` with ``maps=False``).
         codes: ``(count, n_units)`` bool activation code of each region.
         rtol: the tolerance used.
         complete: ``False`` when ``max_regions`` or ``time_limit`` stopped the walk: then

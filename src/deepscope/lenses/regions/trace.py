@@ -288,6 +288,15 @@ class Walk:
                 self.env[node] = Aff(v.t[parent])
         self.codes = [c[parent] for c in self.codes]
 
+    def _const(self, t: torch.Tensor, c: Any) -> torch.Tensor:
+        """``t`` plus a constant (on the constant column)."""
+        return _add_const(t, c)
+
+    def _argmax(self, z: torch.Tensor, win: torch.Tensor) -> torch.Tensor:
+        """``(R, windows)`` argmax position in every max-pool window where the cells are
+        points (the last column holds the values; ties go to the first)."""
+        return torch.where(win >= 0, z[:, -1, win.clamp(min=0)], -torch.inf).argmax(-1)
+
     # ------------------------------------------------------------------ node kinds
     def _node(self, node: fx.Node) -> Any:
         args = [self._arg(a) for a in node.args]
@@ -321,7 +330,7 @@ class Walk:
         if isinstance(m, nn.Linear):
             w, b = self._param(m.weight), self._param(m.bias)
             out = _linear_part(t, lambda z: F.linear(z, w))
-            return Aff(out if b is None else _add_const(out, b))
+            return Aff(out if b is None else self._const(out, b))
         if isinstance(m, (nn.Conv1d, nn.Conv2d)):
             w, b = self._param(m.weight), self._param(m.bias)
             conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
@@ -329,7 +338,7 @@ class Walk:
                                                  m.groups))
             if b is None:
                 return Aff(out)
-            return Aff(_add_const(out, b.reshape(-1, *([1] * (out.dim() - 3)))))
+            return Aff(self._const(out, b.reshape(-1, *([1] * (out.dim() - 3)))))
         if isinstance(m, _BATCHNORM):
             var, mean = self._param(m.running_var), self._param(m.running_mean)
             scale = torch.rsqrt(var + m.eps)
@@ -339,7 +348,7 @@ class Walk:
             if m.bias is not None:
                 shift = shift + self._param(m.bias)
             view = (-1, *([1] * (t.dim() - 3)))
-            return Aff(_add_const(t * scale.reshape(view), shift.reshape(view)))
+            return Aff(self._const(t * scale.reshape(view), shift.reshape(view)))
         return Aff(_linear_part(t, m))  # average pools: linear, no bias
 
     def _function(self, node: fx.Node, fn: Any, args: list, kwargs: dict) -> Any:
@@ -459,9 +468,9 @@ class Walk:
         if isinstance(a, Aff) and isinstance(b, Aff):
             return Aff(a.t + sign * b.t)
         if isinstance(a, Aff):
-            return Aff(_add_const(a.t, sign * b))
+            return Aff(self._const(a.t, sign * b))
         if isinstance(b, Aff):
-            return Aff(_add_const(sign * b.t, a))
+            return Aff(self._const(sign * b.t, a))
         return a + sign * b
 
     def _mul(self, node: fx.Node, a: Any, b: Any, divide: bool) -> Any:
@@ -502,8 +511,7 @@ class Walk:
         off = self.n_units
         z = t.reshape(r, k, -1)
         if self.cells.k == 0:
-            vals = torch.where(win >= 0, z[:, -1, win.clamp(min=0)], -torch.inf)
-            chosen = vals.argmax(-1)
+            chosen = self._argmax(z, win)
         else:
             par, chosen = self._switch_cells(z, win, off)
             if par is not None:
