@@ -181,3 +181,20 @@ def test_registered_lenses_join_by_name_including_the_representations_lens(files
     frame = run.measurements()
     cka = frame[frame.metric == "cka"]
     assert len(cka) > 0 and cka.value.max() <= 1.0 + 1e-9
+
+
+def test_regions_checkup_over_budget_reports_a_bound_and_an_estimate():
+    from deepscope.inspection.checkups import CHECKUPS, _Context, budgets
+
+    g = torch.Generator().manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
+                              torch.nn.ReLU(), torch.nn.Linear(64, 2))
+    x = 3 * torch.randn(8, 4, generator=g)
+    budget = dict(budgets(1000), regions=5)
+    out = CHECKUPS["regions"].run(_Context(net, (x, torch.zeros(8).long()), None, 0, budget))
+    assert out.metrics["complete"] == 0.0 and out.metrics["regions_estimate"] > 5
+    assert "at least" in out.findings[0] and "segment_cost estimates" in out.findings[0]
+    assert all(metric != "pieces" for _, metric, _ in out.rows)   # no -1 stored as a count
+    full = CHECKUPS["regions"].run(_Context(net, (x, torch.zeros(8).long()), None, 0,
+                                            budgets(1000)))
+    assert full.metrics["complete"] == 1.0 and "at least" not in full.findings[0]

@@ -264,7 +264,7 @@ def _information(ctx: _Context) -> Outcome:
 
 def _regions(ctx: _Context) -> Outcome:
     from deepscope.lenses._model import as_batches
-    from deepscope.lenses.regions import regions_on_segment
+    from deepscope.lenses.regions import regions_on_segment, segment_cost
 
     x, _ = next(iter(as_batches(ctx.data, "inspect")))
     if not isinstance(x, torch.Tensor) or x.shape[0] < 2 or not x.is_floating_point():
@@ -273,10 +273,20 @@ def _regions(ctx: _Context) -> Outcome:
     seg = regions_on_segment(ctx.model, x[0], x[1], max_regions=ctx.budget["regions"],
                              time_limit=ctx.budget["regions_s"])
     out = Outcome(metrics={"regions": float(seg.count), "complete": float(seg.complete)})
-    out.rows = [("model", "regions", float(seg.count)), ("model", "pieces", float(seg.pieces))]
-    out.findings.append(f"regions: {seg.count} linear regions on the segment between the first "
-                        f"two inputs" + ("" if seg.complete else
-                                         f" (budget hit after layer {seg.stopped_at!r})"))
+    out.rows = [("model", "regions", float(seg.count))]
+    if seg.pieces >= 0:
+        out.rows.append(("model", "pieces", float(seg.pieces)))
+    if seg.complete:
+        out.findings.append(f"regions: {seg.count:,} linear regions on the segment between "
+                            "the first two inputs")
+        return out
+    cost = segment_cost(ctx.model, x[0], x[1])       # what the whole segment would take
+    out.metrics["regions_estimate"] = cost.regions
+    out.rows.append(("model", "regions_estimate", cost.regions))
+    out.findings.append(f"regions: at least {seg.count:,} linear regions on the segment between "
+                        f"the first two inputs (budget hit after layer {seg.stopped_at!r}); "
+                        f"segment_cost estimates {cost.regions:,.0f} "
+                        f"[{cost.low:,.0f}, {cost.high:,.0f}] and a {cost.seconds:,.0f} s walk")
     return out
 
 
