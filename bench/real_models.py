@@ -10,10 +10,10 @@ LayerNorm2d that permutes and GELU class; MobileNetV3's Hardswish, squeeze-excit
 Hardsigmoid, depthwise convs), from ``tests/models/zoo.py``. Every cell is a result with
 its time or the refusal the lens gives (which names the module/op). One thread.
 
-    python bench/real_models.py --ww                  # spectra vs WeightWatcher -> real_models_ww.json
+    python bench/real_models.py --ww                  # spectra vs WeightWatcher (JSON: *_ww)
 
 ``--ww`` puts the spectra lens beside WeightWatcher 0.7.7 (the ``bench`` extra) on every model
-of the matrix, in the same process: see :func:`side_by_side`.
+of the matrix, in the same process (how: ``bench/_spectra_ww.py``).
 """
 
 from __future__ import annotations
@@ -211,11 +211,12 @@ def ww_side_by_side(repeats: int) -> None:
     from _results import write
     from _spectra_ww import side_by_side
 
-    rows = {name: side_by_side(name, zoo.build(name)[0], repeats) for name in zoo.MODELS}
+    reps = (4 * repeats, repeats)
+    rows = {name: side_by_side(name, zoo.build(name)[0], reps) for name in zoo.MODELS}
     command = "python bench/real_models.py --ww" + (f" --repeats {repeats}" if repeats != 3
                                                     else "")
     write("real_models_ww", command, {
-        "repeats": repeats, "threads": torch.get_num_threads(),
+        "repeats_default": reps[0], "repeats_full": reps[1], "threads": torch.get_num_threads(),
         "weightwatcher": weightwatcher.__version__,
         "powerlaw": getattr(powerlaw, "__version__", "?"), "models": rows})
 
@@ -228,7 +229,9 @@ def main() -> None:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--ww", action="store_true",
                     help="only the spectra lens beside WeightWatcher -> real_models_ww.json")
-    ap.add_argument("--repeats", type=int, default=3, help="with --ww: best of this many")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="with --ww: best of this many full analyses (4x as many of the fast "
+                         "default ones)")
     args = ap.parse_args()
     out = Path(args.out)
     if args.markdown:

@@ -170,7 +170,9 @@ def _real_models_ww(data: dict) -> str:
     r = data["results"]
     models = r["models"]
     lines = [f"WeightWatcher {r['weightwatcher']}, powerlaw {r['powerlaw']}, {r['threads']} "
-             f"thread, best of {r['repeats']}. On the matrices both analyse (the floors):", "",
+             f"thread, best of {r['repeats_default']} (`analyze()` / alpha-only) and "
+             f"{r['repeats_full']} (full), the two tools alternating. On the matrices both "
+             "analyse (the floors):", "",
              "| model | shared matrices (eigenvalues) | WW `analyze()` s | deepscope alpha-only s "
              "| ratio (floor 1x) | WW full s | deepscope full s | ratio (floor 3x) | "
              "max abs alpha diff (matrices with >= 20 eigenvalues) |",
@@ -189,9 +191,9 @@ def _real_models_ww(data: dict) -> str:
               "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name, m in models.items():
         w = m["whole"]
-        only = ([f"deepscope: `{n}`" for n in m["only_ds"]]
-                + [f"WW: `{n}`" for n in m["only_ww"]]
-                + [f"WW again (tied): `{n}`" for n in m["ww_tied_repeats"]])
+        only = [f"{who}: " + ", ".join(f"`{n}`" for n in names) for who, names in (
+            ("deepscope", m["only_ds"]), ("WW", m["only_ww"]),
+            ("WW again (tied)", m["ww_tied_repeats"])) if names]
         lines.append(f"| {name} | {w['ww_matrices']} / {w['ds_matrices']} | "
                      f"{w['ww_default_s']:.3f} | {w['ds_alpha_s']:.4f} | "
                      f"{w['ratio_default']:.1f}x | {w['ww_full_s']:.2f} | {w['ds_full_s']:.3f} "
