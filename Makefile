@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(PY) bench/startup.py
 	$(PY) bench/threads.py
 	$(PY) bench/study_times.py
+	$(PY) bench/real_models.py --ww
 	$(PY) bench/tables.py
 
 # Regenerate BENCHMARKS.md's tables from bench/results/*.json (no measuring).

@@ -9,21 +9,29 @@ configs at random init, and hand-written modules with timm's patterns (ConvNeXt'
 LayerNorm2d that permutes and GELU class; MobileNetV3's Hardswish, squeeze-excite with
 Hardsigmoid, depthwise convs), from ``tests/models/zoo.py``. Every cell is a result with
 its time or the refusal the lens gives (which names the module/op). One thread.
-WeightWatcher is not installed in this environment, so no side-by-side column here
-(``bench/spectra.py`` compares on the nets where it is).
+
+    python bench/real_models.py --ww                  # spectra vs WeightWatcher (JSON: *_ww)
+
+``--ww`` puts the spectra lens beside WeightWatcher 0.7.7 (the ``bench`` extra) on every model
+of the matrix, in the same process (how: ``bench/_spectra_ww.py``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import sys
-import time
-from pathlib import Path
+import os
 
-import torch
-from torch import nn
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy/torch load: one thread, as set below
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -192,18 +200,47 @@ def markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
+def ww_side_by_side(repeats: int) -> None:
+    """Spectra vs WeightWatcher on every model of the matrix -> ``real_models_ww.json``."""
+    try:
+        import weightwatcher
+    except ImportError:
+        raise SystemExit("--ww needs WeightWatcher: pip install -c bench/constraints.txt "
+                         "'weightwatcher==0.7.7' 'powerlaw==1.5'") from None
+    import powerlaw
+    from _results import write
+    from _spectra_ww import side_by_side
+
+    reps = (4 * repeats, repeats)
+    rows = {name: side_by_side(name, zoo.build(name)[0], reps) for name in zoo.MODELS}
+    command = "python bench/real_models.py --ww" + (f" --repeats {repeats}" if repeats != 3
+                                                    else "")
+    write("real_models_ww", command, {
+        "repeats_default": reps[0], "repeats_full": reps[1], "threads": torch.get_num_threads(),
+        "weightwatcher": weightwatcher.__version__,
+        "powerlaw": getattr(powerlaw, "__version__", "?"), "models": rows})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "real_models.json"))
     ap.add_argument("--resnet18", action="store_true")
     ap.add_argument("--resnet18-time", type=float, default=600.0)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--ww", action="store_true",
+                    help="only the spectra lens beside WeightWatcher -> real_models_ww.json")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="with --ww: best of this many full analyses (4x as many of the fast "
+                         "default ones)")
     args = ap.parse_args()
     out = Path(args.out)
     if args.markdown:
         print(markdown(json.loads(out.read_text())))
         return
     torch.set_num_threads(1)
+    if args.ww:
+        ww_side_by_side(args.repeats)
+        return
     import datetime
     import os
 

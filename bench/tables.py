@@ -166,11 +166,57 @@ def _resnet18_segment(data: dict) -> str:
     return _head(data) + "\n".join(lines) + "\n"
 
 
+def _real_models_ww(data: dict) -> str:
+    r = data["results"]
+    models = r["models"]
+    lines = [f"WeightWatcher {r['weightwatcher']}, powerlaw {r['powerlaw']}, {r['threads']} "
+             f"thread, best of {r['repeats_default']} (`analyze()` / alpha-only) and "
+             f"{r['repeats_full']} (full), the two tools alternating. On the matrices both "
+             "analyse (the floors):", "",
+             "| model | shared matrices (eigenvalues) | WW `analyze()` s | deepscope alpha-only s "
+             "| ratio (floor 1x) | WW full s | deepscope full s | ratio (floor 3x) | "
+             "max abs alpha diff (matrices with >= 20 eigenvalues) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, m in models.items():
+        s, a = m["shared"], m["alpha"]
+        diff = (f"{a['max_abs_diff']:.1e} ({a['compared']})" if a["compared"]
+                else "none with >= 20")
+        lines.append(f"| {name} | {s['ds_matrices']} ({m['evals_shared']:,}) | "
+                     f"{s['ww_default_s']:.3f} | {s['ds_alpha_s']:.4f} | "
+                     f"**{s['ratio_default']:.1f}x** | {s['ww_full_s']:.2f} | "
+                     f"{s['ds_full_s']:.3f} | **{s['ratio_full']:.0f}x** | {diff} |")
+    lines += ["", "Whole models, each tool on the matrices it chooses:", "",
+              "| model | matrices WW / deepscope | WW `analyze()` s | deepscope alpha-only s | "
+              "ratio | WW full s | deepscope full s | ratio | analysed by one tool only |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for name, m in models.items():
+        w = m["whole"]
+        only = [f"{who}: " + ", ".join(f"`{n}`" for n in names) for who, names in (
+            ("deepscope", m["only_ds"]), ("WW", m["only_ww"]),
+            ("WW again (tied)", m["ww_tied_repeats"])) if names]
+        lines.append(f"| {name} | {w['ww_matrices']} / {w['ds_matrices']} | "
+                     f"{w['ww_default_s']:.3f} | {w['ds_alpha_s']:.4f} | "
+                     f"{w['ratio_default']:.1f}x | {w['ww_full_s']:.2f} | {w['ds_full_s']:.3f} "
+                     f"| {w['ratio_full']:.0f}x | {', '.join(only) or 'none'} |")
+    low = min(m["shared"]["ratio_default"] for m in models.values())
+    low_f = min(m["shared"]["ratio_full"] for m in models.values())
+    fit = {k: sum(m["alpha"][k] for m in models.values())
+           for k in ("fitted_below_20_evals", "ww_fit_below_min_evals")}
+    met = "met on every model" if low >= 1 and low_f >= 3 else "NOT met on every model"
+    lines += ["", f"Smallest ratios on the shared matrices: {low:.1f}x (default) and "
+              f"{low_f:.0f}x (full); floors {met}. Shared matrices not compared for alpha: "
+              f"{fit['fitted_below_20_evals']} fitted by both on 10-19 eigenvalues (WW's other "
+              f"estimator), {fit['ww_fit_below_min_evals']} fitted by WW on 8-9 eigenvalues "
+              f"(deepscope: NaN below `min_evals=10`)."]
+    return _head(data) + "\n".join(lines) + "\n"
+
+
 RENDER: dict[str, Callable[[dict], str]] = {
     "startup": _startup, "threads": _threads, "study_times": _study_times,
     "representations": _representations, "representations_quick": _representations,
     "layer_representations_study": _layer_representations, "representations_twonn": _twonn,
     "inspect_scale": _inspect_scale, "resnet18_segment": _resnet18_segment,
+    "real_models_ww": _real_models_ww,
 }
 
 

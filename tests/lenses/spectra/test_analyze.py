@@ -161,3 +161,31 @@ def test_cuda_matches_cpu():
     gpu = analyze_weights(net.cuda()).to_frame()
     for col in ("alpha", "xmin", "lambda_max", "n_spikes", "rand_lambda_max"):
         np.testing.assert_allclose(gpu[col], cpu[col], rtol=1e-6)
+
+
+def test_batched_eigensolves_equal_one_matrix_at_a_time():
+    # a mobile-net pattern: many small Gram matrices of the same size (1x1 convs, depthwise
+    # slices, linears) go through one eigvalsh call with the randomised ones; each matrix
+    # analysed alone gives the same eigenvalues, alpha and MP fit
+    from deepscope.lenses.spectra import matrices as _mat
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        *[torch.nn.Conv2d(16, 48, 1) for _ in range(4)], torch.nn.Conv2d(48, 48, 3, groups=48),
+        torch.nn.Conv2d(16, 16, 3), *[torch.nn.Linear(16, 40) for _ in range(3)])
+    res = analyze_weights(net)
+    mats = weight_matrices(net)
+    rand = _mat.permuted(mats, 0)
+    frame = res.to_frame()
+    assert len({m.M for m in mats}) < len(mats)  # sizes shared: batched together
+    for i, m in enumerate(mats):
+        ev = esd(m).double()
+        np.testing.assert_allclose(res.eigenvalues[i], ev.numpy(), rtol=1e-6,
+                                   atol=1e-7 * float(ev[-1]))
+        alone = torch.sort(_mat.batched_eigenvalues([rand[i]], None)[0].reshape(-1)).values
+        np.testing.assert_allclose(res.random_eigenvalues[i], alone.double().numpy(),
+                                   rtol=1e-6, atol=1e-7 * float(alone[-1]))
+        if m.M * m.n_slices >= 10:
+            assert frame.alpha[i] == pytest.approx(analyze_weights(
+                torch.nn.ModuleList([net[i]]), mp_fit=False, randomize=False).to_frame().alpha[0])
+        assert frame.n_spikes[i] == fit_marchenko_pastur(ev, m.q, m=m.M).n_spikes
