@@ -16,7 +16,8 @@ Per model, in one process, one thread:
 * the same four timings on the whole model, each tool on the matrices it chooses;
 * the alphas of the shared matrices: the largest difference where both fit on at least 20
   eigenvalues (below 20 WeightWatcher switches to a bias-corrected estimator), and how many
-  shared matrices WeightWatcher fits on fewer than deepscope's ``min_evals=10`` eigenvalues.
+  shared matrices WeightWatcher fits where deepscope gives no fit (fewer than its
+  ``min_evals`` eigenvalues, WeightWatcher's 8 by default).
 """
 
 from __future__ import annotations

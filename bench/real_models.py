@@ -1,7 +1,6 @@
 """Every lens family on every model of the real-model matrix (README "Real models").
 
     python bench/real_models.py                       # the matrix -> bench/results/real_models.json
-    python bench/real_models.py --resnet18            # + the ResNet-18-shaped segment floor
     python bench/real_models.py --markdown            # print the README table from the JSON
 
 Models: ``transformers`` GPT-2, BERT, ViT, ConvNeXt, ResNet, MobileNetV2 built from tiny
@@ -144,50 +143,6 @@ def matrix() -> dict:
     return rows
 
 
-class _Block(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu1 = nn.ReLU()
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                   nn.BatchNorm2d(cout)) if stride != 1 or cin != cout
-                     else nn.Identity())
-        self.relu2 = nn.ReLU()
-
-    def forward(self, x):
-        return self.relu2(self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x))))) + self.down(x))
-
-
-def resnet18(classes: int = 10) -> nn.Module:
-    """ResNet-18's shape (He et al. 2016): 7x7 stem, BN, max-pool, 4 x 2 basic blocks."""
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-              nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [_Block(cin, cout, stride), _Block(cout, cout, 1)]
-        cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes)]
-    return nn.Sequential(*layers).eval()
-
-
-def resnet18_floor(time_limit: float) -> dict:
-    torch.manual_seed(0)
-    net = resnet18()
-    g = torch.Generator().manual_seed(1)
-    a, b = torch.randn(2, 3, 32, 32, generator=g)
-    t0 = time.perf_counter()
-    seg = regions_on_segment(net, a, b, time_limit=time_limit)
-    dt = time.perf_counter() - t0
-    out = {"regions": int(seg.count), "seconds": round(dt, 2), "complete": bool(seg.complete),
-           "stopped_at": seg.stopped_at, "regions_per_s": round(seg.count / dt, 1),
-           "params": sum(p.numel() for p in net.parameters())}
-    print("resnet18 segment", out, flush=True)
-    return out
-
-
 def markdown(data: dict) -> str:
     head = "| model | params | " + " | ".join(LENSES) + " |"
     lines = [head, "|" + "---|" * (len(LENSES) + 2)]
@@ -211,21 +166,21 @@ def ww_side_by_side(repeats: int) -> None:
     from _results import write
     from _spectra_ww import side_by_side
 
+    from deepscope.lenses.spectra.analysis import MIN_EVALS
+
     reps = (4 * repeats, repeats)
     rows = {name: side_by_side(name, zoo.build(name)[0], reps) for name in zoo.MODELS}
     command = "python bench/real_models.py --ww" + (f" --repeats {repeats}" if repeats != 3
                                                     else "")
     write("real_models_ww", command, {
         "repeats_default": reps[0], "repeats_full": reps[1], "threads": torch.get_num_threads(),
-        "weightwatcher": weightwatcher.__version__,
+        "weightwatcher": weightwatcher.__version__, "min_evals": MIN_EVALS,
         "powerlaw": getattr(powerlaw, "__version__", "?"), "models": rows})
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "real_models.json"))
-    ap.add_argument("--resnet18", action="store_true")
-    ap.add_argument("--resnet18-time", type=float, default=600.0)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--ww", action="store_true",
                     help="only the spectra lens beside WeightWatcher -> real_models_ww.json")
@@ -244,17 +199,12 @@ def main() -> None:
     import datetime
     import os
 
-    command = "python bench/real_models.py" + (" --resnet18" if args.resnet18 else "")
+    command = "python bench/real_models.py"
     data = {"command": command, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
                         "load_avg_1m": round(os.getloadavg()[0], 1), "torch": torch.__version__,
                         "threads": 1},
             "results": {"matrix": matrix()}}
-    if args.resnet18:
-        data["results"]["resnet18_segment"] = resnet18_floor(args.resnet18_time)
-    elif out.exists() and "resnet18_segment" in json.loads(out.read_text()).get("results", {}):
-        kept = json.loads(out.read_text())["results"]["resnet18_segment"]  # from an earlier run
-        data["results"]["resnet18_segment"] = kept
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1))
     print(markdown(data))

@@ -203,11 +203,12 @@ def _real_models_ww(data: dict) -> str:
     fit = {k: sum(m["alpha"][k] for m in models.values())
            for k in ("fitted_below_20_evals", "ww_fit_below_min_evals")}
     met = "met on every model" if low >= 1 and low_f >= 3 else "NOT met on every model"
+    me = data["results"].get("min_evals", 10)           # runs before it was recorded: 10
     lines += ["", f"Smallest ratios on the shared matrices: {low:.1f}x (default) and "
               f"{low_f:.0f}x (full); floors {met}. Shared matrices not compared for alpha: "
-              f"{fit['fitted_below_20_evals']} fitted by both on 10-19 eigenvalues (WW's other "
-              f"estimator), {fit['ww_fit_below_min_evals']} fitted by WW on 8-9 eigenvalues "
-              f"(deepscope: NaN below `min_evals=10`)."]
+              f"{fit['fitted_below_20_evals']} fitted by both on {me}-19 eigenvalues (WW's other "
+              f"estimator), {fit['ww_fit_below_min_evals']} fitted by WW only (deepscope: NaN "
+              f"below `min_evals={me}`)."]
     return _head(data) + "\n".join(lines) + "\n"
 
 

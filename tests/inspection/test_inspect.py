@@ -187,9 +187,12 @@ def test_regions_checkup_over_budget_reports_a_bound_and_an_estimate():
     from deepscope.inspection.checkups import CHECKUPS, _Context, budgets
 
     g = torch.Generator().manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                              torch.nn.ReLU(), torch.nn.Linear(64, 2))
-    x = 3 * torch.randn(8, 4, generator=g)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(4, 512), torch.nn.ReLU(),
+                                  torch.nn.Linear(512, 256), torch.nn.ReLU(),
+                                  torch.nn.Linear(256, 2))
+    x = 10 * torch.randn(8, 4, generator=g)
     budget = dict(budgets(1000), regions=5)
     out = CHECKUPS["regions"].run(_Context(net, (x, torch.zeros(8).long()), None, 0, budget))
     assert out.metrics["complete"] == 0.0 and out.metrics["regions_estimate"] > 5

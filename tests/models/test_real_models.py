@@ -105,7 +105,7 @@ def test_small_matrices_get_nan_alpha_with_a_reason_never_a_fit_on_few_points():
     model, _, _ = build("bert")
     frame = analyze_weights(model, randomize=False).to_frame()
     head = frame[frame.layer == "classifier"].iloc[0]
-    assert head.M == 3 and np.isnan(head.alpha) and "min_evals=10" in head.note
+    assert head.M == 3 and np.isnan(head.alpha) and "min_evals=8" in head.note
     fitted = frame[frame.n_evals >= 10]
     assert fitted.alpha.notna().all()
 

@@ -298,8 +298,9 @@ def _norms(x: torch.Tensor, alpha: float) -> dict[str, float]:
             "alpha_hat": alpha * math.log10(lmax) if lmax > 0 else float("nan")}
 
 
-#: Fewest eigenvalues a power-law fit is made on (WeightWatcher's ``DEFAULT_MIN_EVALS``).
-MIN_EVALS = 10
+#: Fewest eigenvalues a power-law fit is made on: WeightWatcher 0.7.7's ``DEFAULT_MIN_EVALS``
+#: (8 in its code; its docstring says 10).
+MIN_EVALS = 8
 
 
 def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = True,
@@ -346,7 +347,8 @@ def analyze_weights(model: nn.Module, *, conv: str = "slices", mp_fit: bool = Tr
             (drawn on the CPU; the same on any device).
         dtype: dtype of the Gram matrices and eigensolves (default: the weights'
             precision, at least float32; see :func:`esd`).
-        min_evals: fewest eigenvalues for a power-law fit (default 10, WeightWatcher's).
+        min_evals: fewest eigenvalues for a power-law fit (default 8, the value WeightWatcher
+            0.7.7 uses; its docstring says 10).
 
     Returns:
         A :class:`WeightSpectra`; ``.to_frame()`` has one row per matrix.
