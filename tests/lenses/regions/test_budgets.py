@@ -125,9 +125,9 @@ def test_segment_progress_shows_the_estimate_and_every_layer():
     rec = _Recorder()
     seg = R.regions_on_segment(net, a[0], b[0], progress=rec)
     (desc, total), = rec.calls
-    assert "estimated" in desc and total == 3                  # two ReLUs + output maps
+    assert "est." in desc and total == 3                  # two ReLUs + output maps
     assert rec.advanced == 3
-    assert any(f"{seg.count:,} regions" in d for d in rec.descriptions)
+    assert any(f"{seg.count:,}; output maps" in d for d in rec.descriptions)
 
 
 def test_segment_time_limit_in_the_output_maps_keeps_the_count(monkeypatch):
@@ -160,7 +160,7 @@ def test_plane_budget_leaves_a_partition():
     assert not late.complete and late.count >= 1
     rec = _Recorder()
     R.regions_in_plane(net, o, d, box, progress=rec)
-    assert rec.calls[0][0].startswith("regions in plane (estimated") and rec.advanced == 2
+    assert rec.calls[0][0].startswith("plane (est.") and rec.advanced == 2
 
 
 def test_partial_plane_still_plots():
@@ -243,7 +243,7 @@ def test_plane_cost_brackets_a_random_mlp():
     assert 0.5 * true <= est.regions <= 2 * true
     rec = _Recorder()
     R.regions_in_plane(net, o, d, box, progress=rec)
-    assert "estimated" in rec.calls[0][0]
+    assert "est." in rec.calls[0][0]
 
 
 def test_count_only_skips_the_output_maps():

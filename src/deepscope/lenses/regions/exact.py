@@ -94,6 +94,10 @@ def _budgets(walk: Walk, max_regions: Any, time_limit: Any, func: str
     return max_regions, time_limit
 
 
+def _secs(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:,.0f} s"
+
+
 class _LayerTicks:
     """``walk.on_layer`` for a progress task: one step per cutting layer, regions shown."""
 
@@ -102,7 +106,7 @@ class _LayerTicks:
 
     def __call__(self, name: str, regions: int) -> None:
         self.task.advance(1)
-        self.task.update(description=f"{self.desc}: {regions:,} regions after {name}")
+        self.task.update(description=f"{self.desc}: {regions:,} after {name}")
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -276,10 +280,10 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
     desc = "regions on segment"
     if progress is not None and progress is not False:
         est = _estimate(walk, at, bt, 8, 1 / 256)
-        desc += f" (estimated {est.regions:,.0f} regions, {est.seconds:,.0f} s walk)"
+        desc = f"segment (est. {est.regions:,.0f} regions, {_secs(est.seconds)})"
     layers = walk.cut_layers()
     with factory(desc, len(layers) + int(maps)) as task:
-        walk.on_layer = _LayerTicks(task, "regions on segment")
+        walk.on_layer = _LayerTicks(task, desc)
         try:
             cells, res = walk.run_points(at, bt, codes=True)
         except BudgetHit as hit:
@@ -288,8 +292,7 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         finally:
             walk.on_layer = None
         if maps:
-            task.update(description=f"regions on segment: {cells.n - 1:,} regions; "
-                                    "output maps")
+            task.update(description=f"{desc}: {cells.n - 1:,}; output maps")
             try:
                 slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt,
                                                 res.codes)
@@ -501,9 +504,9 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
     desc = "regions in plane"
     if progress is not None and progress is not False:
         est = plane_cost(model, o, d, box, rtol=rtol)
-        desc += f" (estimated {est.regions:,.0f} regions, {est.seconds:,.0f} s)"
+        desc = f"plane (est. {est.regions:,.0f} regions, {_secs(est.seconds)})"
     with factory(desc, len(walk.cut_layers())) as task:
-        walk.on_layer = _LayerTicks(task, "regions in plane")
+        walk.on_layer = _LayerTicks(task, desc)
         try:
             res = walk.run(torch.stack([d[0], d[1], o])[None], cells)
         except BudgetHit as hit:
