@@ -456,6 +456,18 @@ def _boundary(cells: Polygons, aff: torch.Tensor, rtol: float) -> list[np.ndarra
     return np.split(seg_all[order], splits)
 
 
+def _plane_walk(model: Any, origin: Any, directions: Any, bounds: Any, rtol: Any, func: str
+                ) -> tuple[Walk, torch.Tensor, torch.Tensor, tuple[float, float, float, float]]:
+    """The traced model, the validated plane ``origin``, ``directions`` and box."""
+    walk = Walk(model, func, _rtol(rtol, func))
+    o = _tensor(origin, "origin", func)
+    d = _tensor(directions, "directions", func, o.device)
+    if tuple(d.shape) != (2, *o.shape):
+        raise param_error("directions", func, f"of shape (2, *origin.shape) = "
+                          f"{(2, *o.shape)}", tuple(d.shape))
+    return walk, o, d, _bounds(bounds, func)
+
+
 def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any, *,
                      boundary: bool = True, rtol: float = 1e-9,
                      max_regions: int | None = None, time_limit: float | None = None,
@@ -491,13 +503,7 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
             ``max_regions`` or ``time_limit``.
     """
     func = "regions_in_plane"
-    walk = Walk(model, func, _rtol(rtol, func))
-    o = _tensor(origin, "origin", func)
-    d = _tensor(directions, "directions", func, o.device)
-    if tuple(d.shape) != (2, *o.shape):
-        raise param_error("directions", func, f"of shape (2, *origin.shape) = "
-                          f"{(2, *o.shape)}", tuple(d.shape))
-    box = _bounds(bounds, func)
+    walk, o, d, box = _plane_walk(model, origin, directions, bounds, rtol, func)
     factory = as_factory(progress, func)
     max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
     cells = Polygons(box, o.device)
@@ -591,13 +597,7 @@ def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any
         raise param_error("probes", func, "a square number >= 4 (4, 9, 16, ...)", probes)
     fraction = check_float(fraction, "fraction", func, low=0.0, high=1.0 / side,
                            closed="right")
-    walk = Walk(model, func, _rtol(rtol, func))
-    o = _tensor(origin, "origin", func)
-    d = _tensor(directions, "directions", func, o.device)
-    if tuple(d.shape) != (2, *o.shape):
-        raise param_error("directions", func, f"of shape (2, *origin.shape) = "
-                          f"{(2, *o.shape)}", tuple(d.shape))
-    u0, u1, v0, v1 = _bounds(bounds, func)
+    walk, o, d, (u0, u1, v0, v1) = _plane_walk(model, origin, directions, bounds, rtol, func)
     x0 = torch.stack([d[0], d[1], o])[None]
     start = time.perf_counter()
     found, totals = 0, []
