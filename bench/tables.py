@@ -150,6 +150,17 @@ def _inspect_scale(data: dict) -> str:
     return _head(data) + "\n".join(lines) + "\n"
 
 
+def _real_models(data: dict) -> str:
+    lenses = ("information", "spectra", "curvature", "landscape", "regions", "gradients")
+    lines = ["| model | params | " + " | ".join(lenses) + " |",
+             "|---|---:|" + "---:|" * len(lenses)]
+    for name, row in data["results"]["matrix"].items():
+        cells = [f"{row[k]['seconds']:.2f}" if row[k]["ok"] else
+                 f"refused ({row[k]['seconds']:.2f})" for k in lenses]
+        lines.append(f"| {name} | {row['params']:,} | " + " | ".join(cells) + " |")
+    return _head(data) + "\n".join(lines) + "\n"
+
+
 def _resnet18_segment(data: dict) -> str:
     r = data["results"]
     e = r["estimate"]
@@ -217,6 +228,7 @@ RENDER: dict[str, Callable[[dict], str]] = {
     "representations": _representations, "representations_quick": _representations,
     "layer_representations_study": _layer_representations, "representations_twonn": _twonn,
     "inspect_scale": _inspect_scale, "resnet18_segment": _resnet18_segment,
+    "real_models": _real_models,
     "real_models_ww": _real_models_ww,
 }
 
