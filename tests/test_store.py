@@ -282,3 +282,23 @@ def test_write_artifact_bytes_or_writer_atomically(store):
     assert sorted(p.name for p in path.parent.iterdir()) == ["b.bin"]  # no temp file left
     with pytest.raises(DeepscopeValueError, match="relative path inside the run folder"):
         run.write_artifact("../escape.bin", b"x")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
+def test_a_zombie_process_is_not_alive():
+    import time
+
+    from deepscope.store._io import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(200):                    # exited but not reaped yet: a zombie
+            with open(f"/proc/{child.pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+            time.sleep(0.05)
+        assert pid_alive(child.pid) is False
+        assert pid_alive(os.getpid()) is True
+    finally:
+        child.wait()
+    assert pid_alive(child.pid) is False

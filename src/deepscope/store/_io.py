@@ -100,7 +100,18 @@ def pid_alive(pid: Any) -> bool | None:
         return True
     except OSError:
         return None
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but not been reaped by its parent (Linux ``/proc``; a
+    zombie still answers ``kill(pid, 0)`` but will never write again)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)              # the command name may hold spaces and ')'
+    return len(fields) == 2 and fields[1].split()[:1] == ["Z"]
 
 
 def effective_status(manifest: Mapping[str, Any]) -> str:
