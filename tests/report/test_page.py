@@ -169,3 +169,12 @@ def test_report_in_browser(fake_run, tmp_path):
     assert shot.stat().st_size > 10_000
     if SCREENSHOTS.is_dir():
         shutil.copyfile(shot, SCREENSHOTS / "report.png")
+
+
+def test_long_legend_names_keep_their_distinct_ends():
+    from deepscope.report.chart import _short_name
+
+    a, b = _short_name("features.3.conv.block.1"), _short_name("features.3.conv.block.2")
+    assert a != b and len(a) == len(b) == 18 and "…" in a
+    assert a.startswith("featu") and a.endswith("conv.block.1")
+    assert _short_name("short") == "short"

@@ -227,12 +227,22 @@ def _hover_texts(s: Series, chart: Chart, keep: np.ndarray) -> list[str]:
     return out
 
 
+def _short_name(name: str, room: int = 18) -> str:
+    """A legend label of at most ``room`` characters: long names keep their start and their
+    end (layer names such as ``features.3.conv.1`` and ``features.3.conv.2`` differ at the
+    end), the middle elided; the full name is the item's tooltip."""
+    if len(name) <= room:
+        return name
+    head = (room - 1) // 3
+    return name[:head] + "…" + name[-(room - 1 - head):]
+
+
 def _legend(chart: Chart, x0: float, y0: float, uid: str) -> list[str]:
     out, room = [], int((_H - _BOTTOM - y0) // 20)
     shown = chart.series if len(chart.series) <= room else chart.series[: max(room - 1, 0)]
     for k, s in enumerate(shown):
         y, color = y0 + 20 * k, _PALETTE[k % len(_PALETTE)]
-        name = s.name if len(s.name) <= 18 else s.name[:17] + "…"
+        name = _short_name(s.name)
         out.append(
             f'<g class="legend-item" data-series="{k}" data-chart="{uid}" cursor="pointer">'
             f"<title>{escape(s.name)} (click to hide or show)</title>"
