@@ -104,7 +104,7 @@ def main() -> None:
     start = time.perf_counter()
     seg = regions_on_segment(net, a, b, progress=clock)
     total = time.perf_counter() - start
-    maps_at = next(t for d, t in clock.marks if d.endswith("output maps"))
+    maps_at = next(t for d, t in clock.marks if d.endswith("; maps"))
     walk_s = maps_at - clock.start
     out = {
         "params": sum(p.numel() for p in net.parameters()), "threads": args.threads,

@@ -107,6 +107,9 @@ def test_segments_budget_keeps_the_segments_done():
     assert part.counts[part.done].sum() <= part.max_regions
     frame = part.to_frame()
     assert frame["regions_per_length"][~part.done].isna().all()
+    first = int(full.counts[0])                 # a budget inside the first batch of 8
+    few = R.regions_on_segments(net, a, b, max_regions=first + int(full.counts[1]) // 2)
+    assert few.done.tolist()[:2] == [True, False] and few.counts[0] == first
     none = R.regions_on_segments(net, a, b, time_limit=1e-9)
     assert not none.complete and not none.done.any()
 
@@ -125,9 +128,9 @@ def test_segment_progress_shows_the_estimate_and_every_layer():
     rec = _Recorder()
     seg = R.regions_on_segment(net, a[0], b[0], progress=rec)
     (desc, total), = rec.calls
-    assert "est." in desc and total == 3                  # two ReLUs + output maps
+    assert desc.startswith("segment: ~") and total == 3      # two ReLUs + output maps
     assert rec.advanced == 3
-    assert any(f"{seg.count:,}; output maps" in d for d in rec.descriptions)
+    assert any(d.endswith(f"{seg.count:,}; maps") for d in rec.descriptions)
 
 
 def test_segment_time_limit_in_the_output_maps_keeps_the_count(monkeypatch):
@@ -156,11 +159,14 @@ def test_plane_budget_leaves_a_partition():
     assert part.codes.shape[0] == part.count
     assert part.codes.shape[1] in (0, 24)                      # whole layers only
     assert (part.predicted() == -1).all() and len(part.to_frame()) == part.count
+    rec = _Recorder()
+    R.regions_in_plane(net, o, d, box, max_regions=40, progress=rec)
+    assert "stopped" in rec.descriptions[-1]
     late = R.regions_in_plane(net, o, d, box, time_limit=1e-9)
     assert not late.complete and late.count >= 1
     rec = _Recorder()
     R.regions_in_plane(net, o, d, box, progress=rec)
-    assert rec.calls[0][0].startswith("plane (est.") and rec.advanced == 2
+    assert rec.calls == [("regions in plane", 2)] and rec.advanced == 2
 
 
 def test_partial_plane_still_plots():
@@ -241,9 +247,6 @@ def test_plane_cost_brackets_a_random_mlp():
     true = R.regions_in_plane(net, o, d, box).count
     est = R.plane_cost(net, o, d, box, probes=16, fraction=0.25)
     assert 0.5 * true <= est.regions <= 2 * true
-    rec = _Recorder()
-    R.regions_in_plane(net, o, d, box, progress=rec)
-    assert "est." in rec.calls[0][0]
 
 
 def test_count_only_skips_the_output_maps():
@@ -259,3 +262,39 @@ def test_count_only_skips_the_output_maps():
     assert rec.calls[0][1] == 2                                  # two ReLUs, no maps step
     with pytest.raises(DeepscopeError, match="'maps'"):
         R.regions_on_segment(net, a[0], b[0], maps="no")
+
+
+def test_time_limit_stops_inside_a_convolution(monkeypatch):
+    """Under a time limit the point convolutions go in chunks with the deadline checked
+    between them; a stop there names the last layer whose cuts were done."""
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1),
+                        nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    a, b = torch.randn(2, 1, 4, 4, generator=g) * 3
+    full = R.regions_on_segment(net, a, b)
+    monkeypatch.setattr(line, "_TIMED_POINTS", 2)
+    checks = iter([False] * 3)          # the first conv (2 points), then one chunk of the 2nd
+    monkeypatch.setattr(line.LineWalk, "spent_time", lambda self: next(checks, True))
+    part = R.regions_on_segment(net, a, b, time_limit=100.0)
+    assert not part.complete and part.stopped_at == "1"
+    assert set(part.breakpoints) <= set(full.breakpoints) and part.count < full.count
+
+
+def test_plane_time_limit_stops_inside_a_max_pool(monkeypatch):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(32, 1))
+    o, d = torch.zeros(1, 8, 8), torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    from deepscope.lenses.regions import trace
+
+    calls = {"n": 0}
+
+    def spent(self):
+        calls["n"] += 1
+        return calls["n"] > 3
+    monkeypatch.setattr(trace.Walk, "spent_time", spent)
+    part = R.regions_in_plane(net, o, d, (-1.0, 1.0, -1.0, 1.0), time_limit=100.0)
+    assert not part.complete and part.stopped_at in ("1", "2")
+    assert part.areas.sum() == pytest.approx(4.0, rel=1e-9)

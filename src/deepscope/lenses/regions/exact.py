@@ -106,7 +106,10 @@ class _LayerTicks:
 
     def __call__(self, name: str, regions: int) -> None:
         self.task.advance(1)
-        self.task.update(description=f"{self.desc}: {regions:,} after {name}")
+        self.task.update(description=f"{self.desc}: {regions:,} @ layer {name}")
+
+    def stopped(self, regions: int, layer: str) -> None:
+        self.task.update(description=f"{self.desc}: stopped, {regions:,} @ {layer}")
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -277,26 +280,29 @@ def regions_on_segment(model: torch.nn.Module, a: Any, b: Any, *,
         raise param_error("maps", func, "a bool", type(maps).__name__, type_error=True)
     walk, at, bt = _segment_walk(model, a, b, func, rtol, False)
     max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
-    desc = "regions on segment"
+    desc, start = "segment", "regions on segment"
     if progress is not None and progress is not False:
         est = _estimate(walk, at, bt, 8, 1 / 256)
-        desc = f"segment (est. {est.regions:,.0f} regions, {_secs(est.seconds)})"
+        desc = f"segment ~{est.regions:,.0f}"
+        start = f"segment: ~{est.regions:,.0f} regions, ~{_secs(est.seconds)} walk"
     layers = walk.cut_layers()
-    with factory(desc, len(layers) + int(maps)) as task:
-        walk.on_layer = _LayerTicks(task, desc)
+    with factory(start, len(layers) + int(maps)) as task:
+        ticks = walk.on_layer = _LayerTicks(task, desc)
         try:
             cells, res = walk.run_points(at, bt, codes=True)
         except BudgetHit as hit:
+            ticks.stopped(walk.regions(), hit.layer)
             return _partial_segment(walk.cells, walk.layers, at, bt, rtol, hit.layer,
                                     max_regions, time_limit)
         finally:
             walk.on_layer = None
         if maps:
-            task.update(description=f"{desc}: {cells.n - 1:,}; output maps")
+            task.update(description=f"{desc}: {cells.n - 1:,}; maps")
             try:
                 slope, intercept = segment_maps(walk, cells, res.out[:, 0], at, bt,
                                                 res.codes)
             except BudgetHit:
+                ticks.stopped(cells.n - 1, "output maps")
                 return _partial_segment(cells, res.layers, at, bt, rtol, "output maps",
                                         max_regions, time_limit)
             task.advance(1)
@@ -492,8 +498,9 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
         max_regions: stop once more regions than this are cut (checked every 16 units of a
             layer); the result then has ``complete=False`` and the partition so far.
         time_limit: stop after this many seconds (checked likewise).
-        progress: ``True`` for a bar on stderr (the estimate of :func:`plane_cost` first,
-            then one step per cutting layer with the regions so far), or a task factory.
+        progress: ``True`` for a bar on stderr (one step per cutting layer, with the
+            regions so far), or a task factory. :func:`plane_cost` estimates the work first;
+            it is not run here (its probes can cost seconds on nets with max-pools).
 
     Returns:
         A :class:`PlaneRegions`.
@@ -507,15 +514,12 @@ def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bound
     factory = as_factory(progress, func)
     max_regions, time_limit = _budgets(walk, max_regions, time_limit, func)
     cells = Polygons(box, o.device)
-    desc = "regions in plane"
-    if progress is not None and progress is not False:
-        est = plane_cost(model, o, d, box, rtol=rtol)
-        desc = f"plane (est. {est.regions:,.0f} regions, {_secs(est.seconds)})"
-    with factory(desc, len(walk.cut_layers())) as task:
-        walk.on_layer = _LayerTicks(task, desc)
+    with factory("regions in plane", len(walk.cut_layers())) as task:
+        ticks = walk.on_layer = _LayerTicks(task, "plane")
         try:
             res = walk.run(torch.stack([d[0], d[1], o])[None], cells)
         except BudgetHit as hit:
+            ticks.stopped(cells.n, hit.layer)
             return _partial_plane(walk, cells, box, rtol, hit.layer, max_regions, time_limit)
         finally:
             walk.on_layer = None

@@ -53,6 +53,9 @@ _BATCH_ELEMENTS = 1 << 21
 #: Intervals of a midpoint walk go in chunks whose widest value has about this many elements
 #: (128 MiB in float64: big enough that a convolution over a chunk runs at full speed).
 _MAP_ELEMENTS = 1 << 24
+#: Under a time limit, convolutions over more points than this go in chunks of this many,
+#: the deadline checked between them (a big layer over 20,000 points takes a minute).
+_TIMED_POINTS = 1024
 
 
 class Breaks:
@@ -282,8 +285,15 @@ class LineWalk(Walk):
             w, b = self._param(m.weight), self._param(m.bias)
             if isinstance(m, nn.Linear):                 # the bias fused: one pass, one array
                 out = F.linear(x.t, w, b)
-            else:
+            elif self.deadline is None or len(x.t) <= _TIMED_POINTS:
                 out = _conv_points(x.t[:, 0], w, b, m)[:, None]
+            else:                # in chunks of points, the deadline checked between them
+                parts = []
+                for lo in range(0, len(x.t), _TIMED_POINTS):
+                    if self.spent_time():
+                        raise BudgetHit(self.last_cut or "input")
+                    parts.append(_conv_points(x.t[lo:lo + _TIMED_POINTS, 0], w, b, m))
+                out = torch.cat(parts)[:, None]
             self.peak = max(self.peak, out.numel())
             self.width = max(self.width, out[0].numel())
             return Aff(out)
@@ -499,8 +509,10 @@ def segment_counts(walk: LineWalk, a: torch.Tensor, b: torch.Tensor,
     batches sized from the points per segment seen so far.
 
     With budgets on ``walk`` (``max_regions`` here counts over all segments), a batch that
-    hits one is dropped: its segments and the later ones get ``-1``; the third value is the
-    layer where the budget ran out (``None``: all done). ``task`` advances per segment."""
+    runs out of regions is walked again one segment at a time, so every segment that fits is
+    done; the segment that does not fit and the later ones get ``-1``; when time runs out the
+    batch in progress is dropped. The third value is the layer where the budget ran out
+    (``None``: all done). ``task`` advances per segment."""
     n = len(a)
     counts = torch.full((n,), -1, dtype=torch.int64, device=a.device)
     pieces = torch.full((n,), -1, dtype=torch.int64, device=a.device)
@@ -516,6 +528,9 @@ def segment_counts(walk: LineWalk, a: torch.Tensor, b: torch.Tensor,
             got = torch.bincount(cells.seg, minlength=hi - lo) - 1
             pc = segment_pieces(walk, cells, res.out[:, 0], a[lo:hi], b[lo:hi])
         except BudgetHit as hit:
+            if hi - lo > 1 and not walk.spent_time():   # the count ran out: go one by one,
+                size = 1                                # so the segments that fit are done
+                continue
             return counts, pieces, hit.layer
         counts[lo:hi], pieces[lo:hi] = got, pc
         found += int(got.sum())

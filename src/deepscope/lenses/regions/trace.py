@@ -145,6 +145,8 @@ class Walk:
     max_regions: int | None = None
     deadline: float | None = None
     on_layer: Callable[[str, int], None] | None = None
+    #: the last layer whose cuts are done (a budget stop inside a later layer names it)
+    last_cut = ""
 
     def __init__(self, model: Any, func: str, rtol: float) -> None:
         check_model(model, func)
@@ -196,6 +198,7 @@ class Walk:
         return self.deadline is not None and time.monotonic() > self.deadline
 
     def _after_layer(self, name: str) -> None:
+        self.last_cut = name
         if self.on_layer is not None:
             self.on_layer(name, self.regions())
         if self.spent():
@@ -233,6 +236,7 @@ class Walk:
     def run(self, x: torch.Tensor, cells: Any) -> WalkResult:
         """Walk the graph from the input map ``x`` ``(R, K, *input_shape)`` over ``cells``."""
         self.cells, self.device = cells, x.device
+        self.last_cut = ""
         self.env: dict[fx.Node, Any] = {}
         self.codes: list[torch.Tensor] = []
         self.layers: dict[str, slice] = {}
@@ -517,6 +521,8 @@ class Walk:
             if par is not None:
                 self._reindex(par)
                 z = z[par]
+            if self.deadline is not None and self.spent_time():
+                raise BudgetHit(name)                 # windows left uncut: no codes for it
         picked = torch.gather(win.expand(len(chosen), -1, -1), 2, chosen[..., None])[..., 0]
         out = torch.gather(z, 2, picked[:, None, :].expand(-1, k, -1))
         self.codes.append(torch.nn.functional.one_hot(chosen, size).bool().reshape(
@@ -537,6 +543,8 @@ class Walk:
         chosen = torch.zeros(len(z), len(win), dtype=torch.int64, device=dev)
         changed = False
         for w in range(len(win)):
+            if self.deadline is not None and w % 16 == 15 and self.spent_time():
+                break
             pos = [p for p in range(win.shape[1]) if int(win[w, p]) >= 0]
             if len(pos) == 1:
                 chosen[:, w] = pos[0]
