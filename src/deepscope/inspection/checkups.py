@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -270,21 +271,25 @@ def _regions(ctx: _Context) -> Outcome:
     if not isinstance(x, torch.Tensor) or x.shape[0] < 2 or not x.is_floating_point():
         raise NotApplicable("regions need one floating input tensor with at least two "
                             "samples (the segment between the first two)")
+    start = time.monotonic()        # the estimate first, inside the time budget
+    cost = segment_cost(ctx.model, x[0], x[1])
+    left = max(ctx.budget["regions_s"] - (time.monotonic() - start), 1.0)
     seg = regions_on_segment(ctx.model, x[0], x[1], max_regions=ctx.budget["regions"],
-                             time_limit=ctx.budget["regions_s"])
+                             time_limit=left)
     out = Outcome(metrics={"regions": float(seg.count), "complete": float(seg.complete)})
     out.rows = [("model", "regions", float(seg.count))]
     if seg.pieces >= 0:
         out.rows.append(("model", "pieces", float(seg.pieces)))
+    pieces = f" ({seg.pieces:,} linear pieces of the output)" if seg.pieces >= 0 else ""
     if seg.complete:
-        out.findings.append(f"regions: {seg.count:,} linear regions on the segment between "
-                            "the first two inputs")
+        out.findings.append(f"regions: {seg.count:,} activation regions{pieces} on the "
+                            "segment between the first two inputs")
         return out
-    cost = segment_cost(ctx.model, x[0], x[1])       # what the whole segment would take
     out.metrics["regions_estimate"] = cost.regions
     out.rows.append(("model", "regions_estimate", cost.regions))
-    out.findings.append(f"regions: at least {seg.count:,} linear regions on the segment between "
-                        f"the first two inputs (budget hit after layer {seg.stopped_at!r}); "
+    out.findings.append(f"regions: at least {seg.count:,} activation regions on the segment "
+                        f"between the first two inputs (budget hit after layer "
+                        f"{seg.stopped_at!r}); "
                         f"segment_cost estimates {cost.regions:,.0f} "
                         f"[{cost.low:,.0f}, {cost.high:,.0f}] and a {cost.seconds:,.0f} s walk")
     return out

@@ -14,7 +14,7 @@ def inspect_cmd(
     data: Annotated[Optional[Path], typer.Option("--data", help="(inputs, targets) in .pt (weights only), .npz or .safetensors.")] = None,
     loss: Annotated[Optional[str], typer.Option("--loss", help="cross_entropy, causal_lm, mse or model_loss.")] = None,
     lenses: Annotated[Optional[str], typer.Option("--lenses", help="Comma-separated: spectra,curvature,landscape,gradients,information,regions, registered lens names (family.function), or all.")] = None,
-    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Seconds for the whole checkup.")] = None,
+    time_limit: Annotated[Optional[float], typer.Option("--time-limit", help="Seconds for the whole checkup: a lens not started by then is skipped; a running lens finishes within its own budget.")] = None,
     against: Annotated[Optional[Path], typer.Option("--against", help="Weights of a second checkpoint of the same model.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     out: Annotated[Path, typer.Option("--out", "-o", help="Runs folder.", envvar="DEEPSCOPE_RUNS")] = Path("runs"),

@@ -99,5 +99,9 @@ def plot_regions(result: Any, ax: Axes | None = None, *, boundary: bool = True,
     ax.set_aspect("equal")
     ax.set_xlabel("u")
     ax.set_ylabel("v")
-    ax.set_title(title if title is not None else f"{result.count:,} linear regions")
+    if title is None:
+        title = (f"{result.count:,} activation regions" if getattr(result, "complete", True)
+                 else f"at least {result.count:,} regions (budget hit at "
+                      f"{result.stopped_at})")
+    ax.set_title(title)
     return fig, ax

@@ -298,3 +298,17 @@ def test_plane_time_limit_stops_inside_a_max_pool(monkeypatch):
     part = R.regions_in_plane(net, o, d, (-1.0, 1.0, -1.0, 1.0), time_limit=100.0)
     assert not part.complete and part.stopped_at in ("1", "2")
     assert part.areas.sum() == pytest.approx(4.0, rel=1e-9)
+
+
+def test_plane_inputs_that_do_not_span_a_plane_are_refused():
+    net = _mlp()
+    a = torch.randn(4, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(DeepscopeError, match="'p2'"):           # float32 rounding noise
+        R.plane_through(a, 2 * a, 3 * a)
+    with pytest.raises(DeepscopeError, match="parallel directions"):
+        R.regions_in_plane(net, torch.zeros(4), torch.stack([a, 2 * a]), (-1, 1, -1, 1))
+    with pytest.raises(DeepscopeError, match="a zero direction"):
+        R.regions_in_plane(net, torch.zeros(4), torch.stack([a, 0 * a]), (-1, 1, -1, 1))
+    for bad in (3, 5, True, 2.0):
+        with pytest.raises(DeepscopeError, match="a square int >= 4"):
+            R.plane_cost(net, torch.zeros(4), torch.eye(4)[:2], (-1, 1, -1, 1), probes=bad)

@@ -471,7 +471,26 @@ def _plane_walk(model: Any, origin: Any, directions: Any, bounds: Any, rtol: Any
     if tuple(d.shape) != (2, *o.shape):
         raise param_error("directions", func, f"of shape (2, *origin.shape) = "
                           f"{(2, *o.shape)}", tuple(d.shape))
+    flat = d.reshape(2, -1)
+    n0, n1 = flat.norm(dim=1)
+    off = flat[1] - (flat[1] @ flat[0]) / n0**2 * flat[0] if n0 > 0 else flat[1]
+    if n0 <= 0 or n1 <= 0 or off.norm() <= _collinear_tol(directions) * n1:
+        raise param_error("directions", func, "two linearly independent directions",
+                          "a zero direction" if min(n0, n1) <= 0 else "parallel directions")
     return walk, o, d, _bounds(bounds, func)
+
+
+def _collinear_tol(*xs: Any) -> float:
+    """Relative size below which a component is rounding noise of the inputs' precision
+    (float64: 1e-12; float32: about 1e-5)."""
+    tol = 1e-12
+    for x in xs:
+        dtype = getattr(x, "dtype", None)
+        if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+            tol = max(tol, 100 * torch.finfo(dtype).eps)
+        elif isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
+            tol = max(tol, 100 * float(np.finfo(dtype).eps))
+    return tol
 
 
 def regions_in_plane(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any, *,
@@ -595,10 +614,9 @@ def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any
         True
     """
     func = "plane_cost"
-    probes = check_int(probes, "probes", func, low=4)
-    side = int(round(np.sqrt(probes)))
-    if side * side != probes:
-        raise param_error("probes", func, "a square number >= 4 (4, 9, 16, ...)", probes)
+    side = int(round(np.sqrt(probes))) if isinstance(probes, int) and probes > 0 else 0
+    if isinstance(probes, bool) or side < 2 or side * side != probes:
+        raise param_error("probes", func, "a square int >= 4 (4, 9, 16, ...)", probes)
     fraction = check_float(fraction, "fraction", func, low=0.0, high=1.0 / side,
                            closed="right")
     walk, o, d, (u0, u1, v0, v1) = _plane_walk(model, origin, directions, bounds, rtol, func)
@@ -659,7 +677,7 @@ def plane_through(p0: Any, p1: Any, p2: Any, *, margin: float = 0.25
     e1 = d1 / n1 if n1 > 0 else d1
     r2 = d2 - (d2 @ e1) * e1
     n2 = r2.norm()
-    if n1 <= 0 or n2 <= 1e-12 * max(float(n1), float(d2.norm())):
+    if n1 <= 0 or n2 <= _collinear_tol(p0, p1, p2) * max(float(n1), float(d2.norm())):
         raise param_error("p2", func, "a point off the line through 'p0' and 'p1'",
                           "a collinear point")
     e2 = r2 / n2
