@@ -260,7 +260,10 @@ class Walk:
                 except (RuntimeError, TypeError, IndexError) as exc:
                     raise DeepscopeValueError(
                         f"The input of {self.func} does not fit the model: node "
-                        f"{node.name!r} failed with {type(exc).__name__}: {exc}") from None
+                        f"{node.name!r}{_owner(node)} failed with {type(exc).__name__}: "
+                        f"{str(exc)[:300]} (each point given has the per-example shape "
+                        f"{tuple(x.shape[2:])}: it must be the model's input shape without "
+                        "the batch dimension)") from None
             for prev in node.all_input_nodes:
                 if self.last_use[prev] <= i:
                     self.env.pop(prev, None)
