@@ -116,7 +116,7 @@ def _short(message: str) -> str:
     first = message.splitlines()[0]
     m = re.search(r"Got (.*?), which is not piecewise linear", first)
     if m:
-        return m.group(1) + " is not piecewise linear"
+        return m.group(1) + " is not piecewise linear or not supported"
     m = re.search(r"Got (\w+), which failed with (\w+)", first)
     if m:
         return f"{m.group(1)} is not traceable by torch.fx ({m.group(2)}: Python control flow)"

@@ -114,3 +114,51 @@ def test_information_plane_flags_degenerate_layers_and_pooling_helps():
     again = information_plane({"conv": conv}, y, pool=True, project=2, bins=4,
                               range=(-3.0, 3.0))
     assert again.i_xt[0] == pooled.i_xt[0]
+
+
+def test_a_model_fx_cannot_trace_is_exported_and_walked_exactly():
+    """transformers' ResNet branches on its input, so fx cannot trace it; an eval-mode copy
+    is exported instead. The exact affine map of every region reproduces a float64 copy of
+    the model at points inside the regions, every pattern change on a fine grid is a
+    breakpoint, and the user's model is left as it was (train mode, same weights)."""
+    import copy
+
+    import numpy as np
+
+    from deepscope.lenses.regions import activation_patterns
+
+    pytest.importorskip("transformers")
+    model, (x, _), _ = zoo.build("resnet")
+    model.train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    a, b = x["pixel_values"][:2]
+    seg = regions_on_segment(model, a, b)
+    assert seg.complete and seg.count > 100
+    assert seg.layers[0].startswith("resnet.embedder")            # named by the owning module
+    assert model.training and all(torch.equal(before[k], v) for k, v in
+                                  model.state_dict().items())
+    twin = copy.deepcopy(model).double().eval()
+    ends = np.append(seg.starts[1:], 1.0)
+    pick = np.linspace(0, seg.count - 1, 40).astype(int)
+    t = torch.tensor((seg.starts[pick] + ends[pick]) / 2, dtype=torch.float64)
+    with torch.no_grad():
+        out = twin(a.double() + t[:, None, None, None] * (b - a).double()).logits.numpy()
+    aff = seg.affine[pick]
+    pred = aff[:, :, 0] * t.numpy()[:, None] + aff[:, :, 1]
+    np.testing.assert_allclose(pred, out, rtol=1e-7, atol=1e-7 * np.abs(out).max())
+    pats = activation_patterns(model, (a + torch.linspace(0, 1, 2001)[:, None, None, None]
+                                       * (b - a)))
+    changes = int((pats.codes[1:] != pats.codes[:-1]).any(1).sum())
+    assert changes <= seg.count - 1                          # a grid sees a subset
+
+
+@pytest.mark.parametrize("name, module, op", [
+    ("mobilenetv2", "conv_stem.first_conv.activation", "hardtanh"),
+    ("convnext", "convnext.embeddings.layernorm", "layer_norm"),
+])
+def test_exported_models_name_the_blocking_op(name, module, op):
+    pytest.importorskip("transformers")
+    model, (x, _), _ = zoo.build(name)
+    with pytest.raises(DeepscopeError) as err:
+        regions_on_segment(model, x["pixel_values"][0], x["pixel_values"][1])
+    assert module in str(err.value) and op in str(err.value)

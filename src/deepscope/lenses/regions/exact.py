@@ -57,6 +57,7 @@ import numpy as np
 import torch
 
 from deepscope.errors import DeepscopeValueError, check_float, check_int, param_error
+from deepscope.lenses._model import check_model
 from deepscope.lenses._tensors import as_tensor
 from deepscope.progress import as_factory
 from deepscope.lenses.regions.cells import Points, Polygons
@@ -135,10 +136,11 @@ def activation_patterns(model: torch.nn.Module, x: Any) -> ActivationPatterns:
         torch.Size([3, 2])
     """
     func = "activation_patterns"
-    walk = Walk(model, func, 0.0)
+    check_model(model, func)
     xs = _tensor(x, "x", func)
     if xs.dim() < 2:
         raise param_error("x", func, "a tensor of shape (n, *input_shape)", tuple(xs.shape))
+    walk = Walk(model, func, 0.0, xs[0])
     res = walk.run(xs[:, None], Points(len(xs), xs.device))
     return ActivationPatterns(res.codes, res.layers)
 
@@ -168,7 +170,8 @@ def _pack(codes: torch.Tensor) -> torch.Tensor:
 def _segment_walk(model: Any, a: Any, b: Any, func: str, rtol: float, batched: bool
                   ) -> tuple[LineWalk, torch.Tensor, torch.Tensor]:
     """The traced model and the validated end points ``(n, *input_shape)``."""
-    walk = LineWalk(model, func, _rtol(rtol, func))
+    check_model(model, func)
+    rtol = _rtol(rtol, func)
     at = _tensor(a, "a", func)
     bt = _tensor(b, "b", func, at.device)
     if at.shape != bt.shape:
@@ -178,7 +181,7 @@ def _segment_walk(model: Any, a: Any, b: Any, func: str, rtol: float, batched: b
         at, bt = at[None], bt[None]
     elif at.dim() < 2:
         raise param_error("a", func, "a tensor of shape (n, *input_shape)", tuple(at.shape))
-    return walk, at, bt
+    return LineWalk(model, func, rtol, at[0]), at, bt
 
 
 def regions_on_segments(model: torch.nn.Module, a: Any, b: Any, *,
@@ -465,7 +468,8 @@ def _boundary(cells: Polygons, aff: torch.Tensor, rtol: float) -> list[np.ndarra
 def _plane_walk(model: Any, origin: Any, directions: Any, bounds: Any, rtol: Any, func: str
                 ) -> tuple[Walk, torch.Tensor, torch.Tensor, tuple[float, float, float, float]]:
     """The traced model, the validated plane ``origin``, ``directions`` and box."""
-    walk = Walk(model, func, _rtol(rtol, func))
+    check_model(model, func)
+    rtol = _rtol(rtol, func)
     o = _tensor(origin, "origin", func)
     d = _tensor(directions, "directions", func, o.device)
     if tuple(d.shape) != (2, *o.shape):
@@ -477,7 +481,8 @@ def _plane_walk(model: Any, origin: Any, directions: Any, bounds: Any, rtol: Any
     if n0 <= 0 or n1 <= 0 or off.norm() <= _collinear_tol(directions) * n1:
         raise param_error("directions", func, "two linearly independent directions",
                           "a zero direction" if min(n0, n1) <= 0 else "parallel directions")
-    return walk, o, d, _bounds(bounds, func)
+    box = _bounds(bounds, func)
+    return Walk(model, func, rtol, o), o, d, box
 
 
 def _collinear_tol(*xs: Any) -> float:

@@ -185,8 +185,9 @@ class LineWalk(Walk):
     slopes_only = False
     _pos = 0
 
-    def __init__(self, model: Any, func: str, rtol: float) -> None:
-        super().__init__(model, func, rtol)
+    def __init__(self, model: Any, func: str, rtol: float,
+                 example: torch.Tensor | None = None) -> None:
+        super().__init__(model, func, rtol, example)
         self._at = {node: i for i, node in enumerate(self.nodes)}
 
     def run_points(self, a: torch.Tensor, b: torch.Tensor, *, codes: bool = False

@@ -148,18 +148,32 @@ class Walk:
     #: the last layer whose cuts are done (a budget stop inside a later layer names it)
     last_cut = ""
 
-    def __init__(self, model: Any, func: str, rtol: float) -> None:
+    def __init__(self, model: Any, func: str, rtol: float,
+                 example: torch.Tensor | None = None) -> None:
         check_model(model, func)
+        #: how the graph was obtained: "fx" (symbolic tracing) or "export" (torch.export of
+        #: an eval-mode copy on ``example``, for models fx cannot trace)
+        self.traced_by = "fx"
         try:
             self.gm = fx.symbolic_trace(model)
         except Exception as exc:  # noqa: BLE001 - any tracing failure is the user's model
-            raise DeepscopeValueError(
-                f"The 'model' parameter of {func} must be traceable by torch.fx. Got "
-                f"{type(model).__name__}, which failed with {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:200]} (Python control flow on the inputs, as in "
-                "transformers' models, cannot be traced; pass a module whose forward is a "
-                "plain graph of the supported ops)"
-            ) from None
+            first = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            again = "no example input to export with"
+            if example is not None:
+                from deepscope.lenses.regions.export import exported_graph
+
+                try:
+                    self.gm, self.traced_by = exported_graph(model, example), "export"
+                except Exception as exc2:  # noqa: BLE001 - export failing is the model too
+                    again = f"{type(exc2).__name__}: {str(exc2).splitlines()[0][:200]}"
+            if self.traced_by != "export":
+                raise DeepscopeValueError(
+                    f"The 'model' parameter of {func} must be traceable by torch.fx or "
+                    f"torch.export. Got {type(model).__name__}, which failed with {first} "
+                    f"(Python control flow on the inputs cannot be traced symbolically); "
+                    f"torch.export of an eval-mode copy failed with {again}. Pass a module "
+                    "whose forward is a plain graph of the supported ops."
+                ) from None
         self.func, self.rtol = func, rtol
         self.nodes = list(self.gm.graph.nodes)
         pos = {node: i for i, node in enumerate(self.nodes)}
@@ -282,7 +296,8 @@ class Walk:
         return a
 
     def _layer_name(self, node: fx.Node) -> str:
-        base = str(node.target) if node.op == "call_module" else node.name
+        base = node.meta.get("deepscope_name") or (
+            str(node.target) if node.op == "call_module" else node.name)
         self._seen[base] = self._seen.get(base, 0) + 1
         return base if self._seen[base] == 1 else f"{base}:{self._seen[base]}"
 
