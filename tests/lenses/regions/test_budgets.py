@@ -15,6 +15,7 @@ from torch import nn
 from deepscope.errors import DeepscopeError
 from deepscope.lenses import regions as R
 from deepscope.lenses.regions import segment as line
+from deepscope.lenses.regions import trace
 from deepscope.nets import sawtooth_net
 
 
@@ -69,7 +70,7 @@ def test_cropped_kernels_equal_the_full_convolution(cls):
             ref = m(x)
         except RuntimeError:            # kernel larger than the padded input
             continue
-        got = line._conv_points(x, m.weight.detach(), m.bias.detach(), m)
+        got = trace._cropped_conv(x, m.weight.detach(), m.bias.detach(), m)
         assert got.shape == ref.shape
         torch.testing.assert_close(got, ref.detach(), rtol=0, atol=1e-12)
         checked += 1
@@ -77,9 +78,9 @@ def test_cropped_kernels_equal_the_full_convolution(cls):
 
 
 def test_used_taps_on_a_one_by_one_map():
-    assert line._used_taps(1, 3, 1, 1, 1) == (1, 1)       # only the centre reads the pixel
-    assert line._used_taps(2, 3, 2, 1, 1) == (1, 2)       # ResNet stage-4 entry: 4 of 9
-    assert line._used_taps(8, 3, 1, 1, 1) == (0, 2)       # big maps: every tap
+    assert trace._used_taps(1, 3, 1, 1, 1) == (1, 1)       # only the centre reads the pixel
+    assert trace._used_taps(2, 3, 2, 1, 1) == (1, 2)       # ResNet stage-4 entry: 4 of 9
+    assert trace._used_taps(8, 3, 1, 1, 1) == (0, 2)       # big maps: every tap
 
 
 def test_chunked_output_maps_equal_one_pass(monkeypatch):
@@ -287,7 +288,6 @@ def test_plane_time_limit_stops_inside_a_max_pool(monkeypatch):
     net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                         nn.Flatten(), nn.Linear(32, 1))
     o, d = torch.zeros(1, 8, 8), torch.randn(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-    from deepscope.lenses.regions import trace
 
     calls = {"n": 0}
 

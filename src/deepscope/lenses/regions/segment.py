@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from deepscope.lenses.regions.cells import Intervals, signs
-from deepscope.lenses.regions.trace import Aff, BudgetHit, Walk, WalkResult, _linear_part, \
+from deepscope.lenses.regions.trace import Aff, BudgetHit, Walk, WalkResult, _cropped_conv, \
     _pool_windows
 
 __all__ = ["Breaks", "LineWalk", "Midpoints", "PIECE_RTOL", "count_pieces", "per_region",
@@ -128,45 +128,6 @@ def _tolerant(v0: torch.Tensor, v1: torch.Tensor, t0: torch.Tensor, t1: torch.Te
     a = (v1 - v0) / (t1 - t0)
     c = v0 - a * t0
     return a, c, signs(v0, a.abs() * t0 + c.abs(), rtol), signs(v1, a.abs() * t1 + c.abs(), rtol)
-
-
-def _used_taps(size: int, k: int, stride: int, pad: int, dil: int) -> tuple[int, int]:
-    """First and last kernel tap of one spatial axis that ever reads an input element (not
-    zero padding), for an input of length ``size``."""
-    n_out = (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
-    used = [i for i in range(k)
-            if any(0 <= o * stride + i * dil - pad < size for o in range(n_out))] \
-        if n_out <= 256 else list(range(k))
-    return (used[0], used[-1]) if used else (0, k - 1)
-
-
-def _conv_points(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, m: nn.Module
-                 ) -> torch.Tensor:
-    """``m``'s convolution of ``x`` ``(P, C, *spatial)`` with the kernel cropped to the taps
-    that read real input: on small maps (the 1x1 and 2x2 maps at the end of a ResNet on
-    32x32 inputs) most taps of a padded 3x3 kernel only ever see padding, and the float64
-    convolution would multiply them all. Same values as the full convolution (to rounding)."""
-    conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
-    dims = x.dim() - 2
-    def per_axis(v: Any) -> tuple[int, ...]:
-        return (v,) * dims if isinstance(v, int) else tuple(v)
-    if isinstance(m.padding, str):               # 'same' / 'valid': let torch place it
-        return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
-    stride, pad, dil = per_axis(m.stride), per_axis(m.padding), per_axis(m.dilation)
-    taps = [_used_taps(x.shape[2 + i], w.shape[2 + i], stride[i], pad[i], dil[i])
-            for i in range(dims)]
-    if all(hi - lo + 1 == w.shape[2 + i] for i, (lo, hi) in enumerate(taps)):
-        return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
-    pads: list[int] = []
-    for i in reversed(range(dims)):               # F.pad lists the last axis first
-        lo, hi = taps[i]
-        size, k = x.shape[2 + i], w.shape[2 + i]
-        n_out = (size + 2 * pad[i] - dil[i] * (k - 1) - 1) // stride[i] + 1
-        left = pad[i] - lo * dil[i]
-        right = (n_out - 1) * stride[i] + (hi - lo) * dil[i] + 1 - size - left
-        pads += [left, right]
-    crop = (slice(None), slice(None), *(slice(lo, hi + 1) for lo, hi in taps))
-    return conv(F.pad(x, pads), w[crop], b, m.stride, 0, m.dilation, m.groups)
 
 
 class LineWalk(Walk):
@@ -276,24 +237,19 @@ class LineWalk(Walk):
         return super()._node(node)
 
     def _module(self, node: fx.Node, m: nn.Module, x: Any) -> Any:
-        if isinstance(x, Aff) and isinstance(m, (nn.Conv1d, nn.Conv2d)) and not self.points:
-            w, b = self._param(m.weight), self._param(m.bias)
-            out = _linear_part(x.t, lambda z: _conv_points(z, w, None, m))
-            return Aff(out if b is None else
-                       self._const(out, b.reshape(-1, *([1] * (out.dim() - 3)))))
         if self.points and isinstance(x, Aff) and isinstance(m, (nn.Linear, nn.Conv1d,
                                                                  nn.Conv2d)):
             w, b = self._param(m.weight), self._param(m.bias)
             if isinstance(m, nn.Linear):                 # the bias fused: one pass, one array
                 out = F.linear(x.t, w, b)
             elif self.deadline is None or len(x.t) <= _TIMED_POINTS:
-                out = _conv_points(x.t[:, 0], w, b, m)[:, None]
+                out = _cropped_conv(x.t[:, 0], w, b, m)[:, None]
             else:                # in chunks of points, the deadline checked between them
                 parts = []
                 for lo in range(0, len(x.t), _TIMED_POINTS):
                     if self.spent_time():
                         raise BudgetHit(self.last_cut or "input")
-                    parts.append(_conv_points(x.t[lo:lo + _TIMED_POINTS, 0], w, b, m))
+                    parts.append(_cropped_conv(x.t[lo:lo + _TIMED_POINTS, 0], w, b, m))
                 out = torch.cat(parts)[:, None]
             self.peak = max(self.peak, out.numel())
             self.width = max(self.width, out[0].numel())

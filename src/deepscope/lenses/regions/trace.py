@@ -106,6 +106,45 @@ def _add_const(t: torch.Tensor, c: Any) -> torch.Tensor:
     return torch.cat([t[:, :-1], (t[:, -1] + c)[:, None]], dim=1)
 
 
+def _used_taps(size: int, k: int, stride: int, pad: int, dil: int) -> tuple[int, int]:
+    """First and last kernel tap of one spatial axis that ever reads an input element (not
+    zero padding), for an input of length ``size``."""
+    n_out = (size + 2 * pad - dil * (k - 1) - 1) // stride + 1
+    used = [i for i in range(k)
+            if any(0 <= o * stride + i * dil - pad < size for o in range(n_out))] \
+        if n_out <= 256 else list(range(k))
+    return (used[0], used[-1]) if used else (0, k - 1)
+
+
+def _cropped_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, m: nn.Module
+                 ) -> torch.Tensor:
+    """``m``'s convolution of ``x`` ``(N, C, *spatial)`` with the kernel cropped to the taps
+    that read real input: on small maps (the 1x1 and 2x2 maps at the end of a ResNet on
+    32x32 inputs) most taps of a padded 3x3 kernel only ever see padding, and the float64
+    convolution would multiply them all. Same values as the full convolution (to rounding)."""
+    conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
+    dims = x.dim() - 2
+    def per_axis(v: Any) -> tuple[int, ...]:
+        return (v,) * dims if isinstance(v, int) else tuple(v)
+    if isinstance(m.padding, str):               # 'same' / 'valid': let torch place it
+        return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
+    stride, pad, dil = per_axis(m.stride), per_axis(m.padding), per_axis(m.dilation)
+    taps = [_used_taps(x.shape[2 + i], w.shape[2 + i], stride[i], pad[i], dil[i])
+            for i in range(dims)]
+    if all(hi - lo + 1 == w.shape[2 + i] for i, (lo, hi) in enumerate(taps)):
+        return conv(x, w, b, m.stride, m.padding, m.dilation, m.groups)
+    pads: list[int] = []
+    for i in reversed(range(dims)):               # F.pad lists the last axis first
+        lo, hi = taps[i]
+        size, k = x.shape[2 + i], w.shape[2 + i]
+        n_out = (size + 2 * pad[i] - dil[i] * (k - 1) - 1) // stride[i] + 1
+        left = pad[i] - lo * dil[i]
+        right = (n_out - 1) * stride[i] + (hi - lo) * dil[i] + 1 - size - left
+        pads += [left, right]
+    crop = (slice(None), slice(None), *(slice(lo, hi + 1) for lo, hi in taps))
+    return conv(F.pad(x, pads), w[crop], b, m.stride, 0, m.dilation, m.groups)
+
+
 def _pool_windows(shape: tuple[int, ...], m: nn.Module, device: torch.device) -> torch.Tensor:
     """``(n_windows, window_size)`` flat feature indices of every max-pool window (``-1`` for
     padding), windows in the pool's output order."""
@@ -355,9 +394,7 @@ class Walk:
             return Aff(out if b is None else self._const(out, b))
         if isinstance(m, (nn.Conv1d, nn.Conv2d)):
             w, b = self._param(m.weight), self._param(m.bias)
-            conv = F.conv1d if isinstance(m, nn.Conv1d) else F.conv2d
-            out = _linear_part(t, lambda z: conv(z, w, None, m.stride, m.padding, m.dilation,
-                                                 m.groups))
+            out = _linear_part(t, lambda z: _cropped_conv(z, w, None, m))
             if b is None:
                 return Aff(out)
             return Aff(self._const(out, b.reshape(-1, *([1] * (out.dim() - 3)))))
