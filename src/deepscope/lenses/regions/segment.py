@@ -26,6 +26,7 @@ layer's time and carried to the final intervals at the end.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -174,25 +175,34 @@ class LineWalk(Walk):
             res.codes = res.codes[:-1]
         return cells, res
 
+    def _interval_chunks(self, n: int, columns: int):
+        """``(lo, hi)`` chunks of ``n`` intervals, each sized so that its widest value holds
+        about ``_MAP_ELEMENTS`` elements; while they are walked only the deadline applies
+        (the regions are all found), checked before each chunk. Use under
+        :func:`contextlib.closing` so ``max_regions`` comes back however the walk ends."""
+        rows = max(1, _MAP_ELEMENTS // (columns * max(1, self.width)))
+        saved, self.max_regions = self.max_regions, None
+        try:
+            for lo in range(0, n, rows):
+                if self.spent_time():
+                    raise BudgetHit("output maps")
+                yield lo, min(n, lo + rows)
+        finally:
+            self.max_regions = saved
+
     def interval_maps(self, a: torch.Tensor, b: torch.Tensor, seg: torch.Tensor,
                       t0: torch.Tensor, t1: torch.Tensor) -> WalkResult:
         """Walk the intervals ``[t0, t1]`` of segments ``seg`` at their midpoints: ``out``
         ``(I, 2, n_out)`` holds the exact slope and the value at the midpoint, ``codes`` the
         activation code of each interval."""
-        rows = max(1, _MAP_ELEMENTS // (2 * max(1, self.width)))
         parts = []
-        saved, self.max_regions = self.max_regions, None    # only the deadline applies
-        try:
-            for lo in range(0, max(1, len(t0)), rows):  # bounded memory: interval chunks
-                if self.spent_time():
-                    raise BudgetHit("output maps")
-                cells = Midpoints(t0[lo:lo + rows], t1[lo:lo + rows])
-                d = (b - a)[seg[lo:lo + rows]]
+        with contextlib.closing(self._interval_chunks(max(1, len(t0)), 2)) as chunks:
+            for lo, hi in chunks:
+                cells = Midpoints(t0[lo:hi], t1[lo:hi])
+                d = (b - a)[seg[lo:hi]]
                 tm = cells.tm.reshape(-1, *([1] * (a.dim() - 1)))
-                parts.append(self.run(torch.stack([d, a[seg[lo:lo + rows]] + tm * d], dim=1),
+                parts.append(self.run(torch.stack([d, a[seg[lo:hi]] + tm * d], dim=1),
                                       cells))
-        finally:
-            self.max_regions = saved
         if len(parts) == 1:
             return parts[0]
         return WalkResult(torch.cat([p.out for p in parts]),
@@ -204,19 +214,15 @@ class LineWalk(Walk):
         activation ``codes`` a point walk recorded: the direction walked through the gated
         linear map of each (one column, no constants), in bounded chunks. About half the
         work of :meth:`interval_maps`."""
-        rows = max(1, _MAP_ELEMENTS // max(1, self.width))
         parts = []
-        saved, self.max_regions = self.max_regions, None    # only the deadline applies
         self.slopes_only = True
         try:
-            for lo in range(0, len(seg), rows):
-                if self.spent_time():
-                    raise BudgetHit("output maps")
-                d = (b - a)[seg[lo:lo + rows]]
-                res = self.run(d[:, None], Coded(self, codes[lo:lo + rows]))
-                parts.append(res.out[:, 0])
+            with contextlib.closing(self._interval_chunks(len(seg), 1)) as chunks:
+                for lo, hi in chunks:
+                    parts.append(self.run((b - a)[seg[lo:hi]][:, None],
+                                          Coded(self, codes[lo:hi])).out[:, 0])
         finally:
-            self.max_regions, self.slopes_only = saved, False
+            self.slopes_only = False
         if not parts:
             return torch.zeros(0, 0, dtype=torch.float64, device=a.device)
         return torch.cat(parts)
