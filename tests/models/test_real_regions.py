@@ -134,6 +134,10 @@ def test_a_model_fx_cannot_trace_is_exported_and_walked_exactly():
     a, b = x["pixel_values"][:2]
     seg = regions_on_segment(model, a, b)
     assert seg.complete and seg.count > 100
+    from deepscope.lenses.regions import segment_cost
+
+    cost = segment_cost(model, a, b)                           # the same way in
+    assert cost.low <= seg.count <= cost.high
     assert seg.layers[0].startswith("resnet.embedder")            # named by the owning module
     assert model.training and all(torch.equal(before[k], v) for k, v in
                                   model.state_dict().items())

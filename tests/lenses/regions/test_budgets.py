@@ -312,3 +312,27 @@ def test_plane_inputs_that_do_not_span_a_plane_are_refused():
     for bad in (3, 5, True, 2.0):
         with pytest.raises(DeepscopeError, match="a square int >= 4"):
             R.plane_cost(net, torch.zeros(4), torch.eye(4)[:2], (-1, 1, -1, 1), probes=bad)
+
+
+def test_plane_cost_time_limit_uses_the_probes_done(monkeypatch):
+    from deepscope.lenses.regions import trace
+
+    net = _mlp(24)
+    o, d, box = torch.zeros(4), torch.eye(4)[:2], (-4.0, 4.0, -4.0, 4.0)
+    from deepscope.lenses.regions import exact
+
+    full = R.plane_cost(net, o, d, box, probes=4)
+    walked = {"n": 0}
+    probe = exact._plane_probe
+
+    def counted(*args):
+        walked["n"] += 1
+        return probe(*args)
+    monkeypatch.setattr(exact, "_plane_probe", counted)
+    # the deadline passes once the first centre's two boxes are cut
+    monkeypatch.setattr(trace.Walk, "spent_time", lambda self: walked["n"] > 2)
+    part = R.plane_cost(net, o, d, box, probes=4, time_limit=100.0)
+    assert part.probes == 1 and part.high == np.inf and full.probes == 4
+    monkeypatch.setattr(trace.Walk, "spent_time", lambda self: True)
+    with pytest.raises(DeepscopeError, match="'time_limit'"):
+        R.plane_cost(net, o, d, box, time_limit=1.0)

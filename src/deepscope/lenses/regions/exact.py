@@ -50,6 +50,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -585,7 +586,8 @@ def _plane_probe(walk: Walk, x0: torch.Tensor, box: tuple[float, float, float, f
 
 
 def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any, *,
-               probes: int = 4, fraction: float = 0.1, rtol: float = 1e-9) -> RegionCost:
+               probes: int = 4, fraction: float = 0.1, rtol: float = 1e-9,
+               time_limit: float | None = None) -> RegionCost:
     """Estimate the regions and the time of :func:`regions_in_plane` before the work.
 
     Around ``probes`` centres spread evenly over the box (a square grid), two nested probe
@@ -603,12 +605,17 @@ def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any
         probes: number of probe centres, a square ``>= 4`` (4, 9, 16, ...).
         fraction: side of the larger probe box relative to the box, in ``(0, 1 / sqrt(probes)]``.
         rtol: the zero tolerance of the tolerance policy.
+        time_limit: seconds for the probes (a plane through a real CNN can hold 10^5 regions
+            after its first layer, and max-pools cut planes one window at a time): the
+            estimate then uses the probe centres done (``probes`` in the result says how
+            many).
 
     Returns:
         A :class:`RegionCost` (``lens = "regions.plane_cost"``).
 
     Raises:
-        DeepscopeValueError: as :func:`regions_in_plane`, or bad ``probes`` / ``fraction``.
+        DeepscopeValueError: as :func:`regions_in_plane`, bad ``probes`` / ``fraction`` /
+            ``time_limit``, or a time limit spent before the first probe centre was done.
 
     Example:
         >>> import torch
@@ -625,11 +632,12 @@ def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any
     fraction = check_float(fraction, "fraction", func, low=0.0, high=1.0 / side,
                            closed="right")
     walk, o, d, (u0, u1, v0, v1) = _plane_walk(model, origin, directions, bounds, rtol, func)
+    _, time_limit = _budgets(walk, None, time_limit, func)
     x0 = torch.stack([d[0], d[1], o])[None]
     start = time.perf_counter()
     found, totals = 0, []
-    for i in range(side):
-        for j in range(side):
+    try:
+        for i, j in itertools.product(range(side), range(side)):
             cu, cv = u0 + (i + 0.5) / side * (u1 - u0), v0 + (j + 0.5) / side * (v1 - v0)
             counts = []
             for f in (fraction, fraction / 2):
@@ -640,13 +648,19 @@ def plane_cost(model: torch.nn.Module, origin: Any, directions: Any, bounds: Any
             c1 = max(0.0, (big - c2 * fraction**2) / fraction)
             totals.append(1.0 + c1 + c2)
             found += sum(counts)
+    except BudgetHit:
+        if not totals:
+            raise param_error("time_limit", func, "enough seconds for at least one probe "
+                              "centre (this plane holds very many regions: walk it with "
+                              "regions_in_plane(..., max_regions=..., time_limit=...))",
+                              time_limit) from None
     spent = time.perf_counter() - start
     est = np.array(totals)
     regions = float(est.mean())
-    se = float(est.std(ddof=1) / np.sqrt(len(est)))
+    se = float(est.std(ddof=1) / np.sqrt(len(est))) if len(est) > 1 else float("inf")
     return RegionCost(regions=regions, low=max(1.0, regions - 2 * se), high=regions + 2 * se,
                       seconds=spent / max(found, 1) * regions, probe_seconds=spent,
-                      probes=probes, fraction=fraction, lens="regions.plane_cost")
+                      probes=len(totals), fraction=fraction, lens="regions.plane_cost")
 
 
 def plane_through(p0: Any, p1: Any, p2: Any, *, margin: float = 0.25

@@ -260,7 +260,8 @@ class RegionCost(Tidy):
         seconds: estimated time of the walk (on a segment, the exact output maps after it
             cost about as much again on nets with many short regions).
         probe_seconds: what the estimate itself took.
-        probes: probe pieces (or boxes) walked.
+        probes: probe pieces (or probe centres of a plane) walked; fewer than asked when
+            ``plane_cost``'s time limit stopped it.
         fraction: length of each probe relative to the segment (side of each probe box
             relative to the box's sides).
         lens: ``"regions.segment_cost"`` or ``"regions.plane_cost"``. ``tidy()``: ``layer`` is
