@@ -46,8 +46,24 @@ class ParameterCount:
         return _tidy(rows)
 
 
+class _NormTotals:
+    """``product`` and ``sum`` of a result's per-layer ``norms``."""
+
+    norms: np.ndarray
+
+    @property
+    def product(self) -> float:
+        """``prod_i`` of the per-layer norms."""
+        return float(np.prod(self.norms))
+
+    @property
+    def sum(self) -> float:
+        """``sum_i`` of the per-layer norms."""
+        return float(np.sum(self.norms))
+
+
 @dataclass(frozen=True, eq=False)
-class Frobenius:
+class Frobenius(_NormTotals):
     """Frobenius norms of the weight layers.
 
     Attributes:
@@ -60,15 +76,6 @@ class Frobenius:
     layers: tuple[str, ...]
     norms: np.ndarray
 
-    @property
-    def product(self) -> float:
-        """``prod_i ||W_i||_F``."""
-        return float(np.prod(self.norms))
-
-    @property
-    def sum(self) -> float:
-        """``sum_i ||W_i||_F``."""
-        return float(np.sum(self.norms))
 
     def to_frame(self) -> pd.DataFrame:
         """One row per layer: ``layer, frobenius``."""
@@ -81,7 +88,7 @@ class Frobenius:
 
 
 @dataclass(frozen=True, eq=False)
-class Spectral:
+class Spectral(_NormTotals):
     """Largest singular values of the weight layers.
 
     Attributes:
@@ -106,15 +113,6 @@ class Spectral:
     exact: tuple[bool, ...]
     input_shape: tuple[int, ...] | None
 
-    @property
-    def product(self) -> float:
-        """``prod_i sigma_max(W_i)`` (matrix norms)."""
-        return float(np.prod(self.norms))
-
-    @property
-    def sum(self) -> float:
-        """``sum_i sigma_max(W_i)`` (matrix norms)."""
-        return float(np.sum(self.norms))
 
     def to_frame(self) -> pd.DataFrame:
         """One row per layer: ``layer, kind, spectral, operator, exact``."""
